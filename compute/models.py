@@ -1,0 +1,1 @@
+"""Models of the compute app arrive with its issue."""

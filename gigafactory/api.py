@@ -1,0 +1,114 @@
+"""API plumbing shared by every app: key authentication, scopes, throttling, pagination, errors."""
+
+import hmac
+from datetime import timedelta
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from rest_framework import exceptions, pagination, permissions, throttling
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication:
+    """``Authorization: Bearer gf_<lookup>_<secret>``.
+
+    A personal key authenticates as its user; a partner key as an anonymous user with
+    ``request.auth`` set to the key, so views scope by ``request.auth.partner``.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        from hubs.models import ApiKey
+
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith(self.keyword + " "):
+            return None
+        raw = header[len(self.keyword) + 1 :].strip()
+        parts = raw.split("_", 2)
+        if len(parts) != 3 or f"{parts[0]}_" != ApiKey.PREFIX:
+            raise exceptions.AuthenticationFailed("Malformed API key.")
+        key = ApiKey.objects.select_related("user", "partner", "hub").filter(lookup=parts[1]).first()
+        if key is None or not hmac.compare_digest(key.secret_hash, ApiKey.hash_secret(parts[2])):
+            raise exceptions.AuthenticationFailed("Unknown API key.")
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if key.partner is not None and not key.partner.active:
+            raise exceptions.AuthenticationFailed("This partner system is disabled.")
+        if key.user is not None and not key.user.is_active:
+            raise exceptions.AuthenticationFailed("The owner of this key is not active.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        return (key.user or AnonymousUser(), key)
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+def api_key_of(request):
+    from hubs.models import ApiKey
+
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+class ApiKeyScopePermission(permissions.BasePermission):
+    """Default: reads are open to whoever the view lets in; writes need a write-scoped key
+    (or a browser session with its CSRF check)."""
+
+    message = "This API key is read-only; create a key with the write scope."
+
+    def has_permission(self, request, view):
+        key = api_key_of(request)
+        if key is None or request.method in permissions.SAFE_METHODS:
+            return True
+        return key.can_write
+
+
+class IsSignedInUser(permissions.BasePermission):
+    """A person: a browser session or a personal key, not a partner system."""
+
+    message = "This operation is for signed-in users (session or personal API key)."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated)
+
+
+class IsStaffWithMfa(permissions.BasePermission):
+    """Hub staff who have turned on MFA (personal keys count: the owner must have MFA)."""
+
+    message = "Hub staff must turn on two-factor authentication before using staff operations."
+
+    def has_permission(self, request, view):
+        from allauth.mfa.utils import is_mfa_enabled
+
+        from hubs import access
+
+        user = request.user
+        if not user.is_authenticated or not access.is_any_hub_staff(user):
+            self.message = "Only hub staff can do this."
+            return False
+        return is_mfa_enabled(user)
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """One bucket per key; sessions per user; anonymous callers per address."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        key = api_key_of(request)
+        if key is not None:
+            ident = f"key-{key.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = f"ip-{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100

@@ -1,0 +1,66 @@
+"""Cross-cutting HTTP behaviour: the Content-Security-Policy and a clean 503 when the
+database is away."""
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+# Everything is served by the app itself: no CDN, no inline script or style.
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turn a lost database connection into a 503 the client can retry, never a 500 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)) or not _is_connection_error(exception):
+            return None
+        logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"detail": "The service is temporarily unavailable; please retry shortly.", "code": "unavailable"},
+                status=503,
+            )
+        else:
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "5"
+        return response
+
+
+def _is_connection_error(exc: DatabaseError) -> bool:
+    text = str(exc).lower()
+    markers = ("connection", "could not connect", "server closed", "terminating", "connect to server")
+    return isinstance(exc, InterfaceError) or any(m in text for m in markers)

@@ -1,0 +1,1 @@
+"""Models of the pilots app arrive with its issue."""
