@@ -117,6 +117,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Installed into django-celery-beat's database schedule when beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "expire-allocations": {"task": "compute.tasks.expire_allocations", "schedule": 24 * 3600},
+}
 
 # --- Auth, allauth, MFA ---------------------------------------------------------------
 AUTH_USER_MODEL = "hubs.User"
