@@ -26,13 +26,20 @@ CSP = "; ".join(
 )
 
 
+# Swagger UI and ReDoc inject <style> elements at run time. On those two documentation
+# pages (no user data) styles may be inline; scripts stay 'self' only everywhere.
+API_DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+API_DOCS_PATHS = ("/api/docs/", "/api/redoc/")
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        policy = API_DOCS_CSP if request.path in API_DOCS_PATHS else CSP
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
 
