@@ -1,0 +1,213 @@
+"""The one access layer for compute objects, mirroring ``hubs.access``.
+
+Pages, the API, the admin and tasks fetch applications, projects and reviews here: "this
+object for this user, or 404". Who sees an application:
+
+- the members of its project (PI and members, from any hub);
+- reviewers, only the applications they are assigned to (a declined review gives no access);
+- staff of the application's hub (the hub of its call);
+- superusers, everything.
+
+An API key narrows whatever its owner may see to the key's hub. Partner keys (no user) see
+no applications, projects or reviews.
+
+The ``can_*`` flags combine the role with the current state, for templates and serializers;
+services check the role with the ``is_*`` helpers and the state with a conditional UPDATE.
+"""
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from hubs.access import is_hub_staff, staff_hub_ids
+
+from .models import (
+    OPEN_STATUSES,
+    Application,
+    AppStatus,
+    Project,
+    ProjectMember,
+    ProjectRole,
+    Review,
+    ReviewStatus,
+    Track,
+)
+
+EDITABLE_STATUSES = (AppStatus.DRAFT, AppStatus.CHANGES_REQUESTED)
+
+
+def _project_ids_of(user) -> QuerySet:
+    return ProjectMember.objects.filter(user=user).values("project_id")
+
+
+def _reviewed_application_ids(user) -> QuerySet:
+    return Review.objects.filter(reviewer=user).exclude(status=ReviewStatus.DECLINED).values("application_id")
+
+
+# --- Applications ---------------------------------------------------------------------------
+
+
+def applications_visible_to(user, api_key=None, *, for_write=False) -> QuerySet:
+    """Applications ``user`` may read (``for_write``: may change: project members and staff, not reviewers)."""
+    qs = Application.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if api_key is not None:
+        qs = qs.filter(Q(hub_id=api_key.hub_id) | Q(project__hub_id=api_key.hub_id))
+    staff_ids = staff_hub_ids(user, api_key)
+    if staff_ids is None:
+        return qs
+    visible = Q(project__in=_project_ids_of(user))
+    if not for_write:
+        visible |= Q(pk__in=_reviewed_application_ids(user))
+    if staff_ids:
+        visible |= Q(hub_id__in=staff_ids)
+    return qs.filter(visible)
+
+
+def application_for(user, pk, *, for_write=False, api_key=None) -> Application:
+    qs = applications_visible_to(user, api_key, for_write=for_write).select_related(
+        "call", "project", "hub", "applicant"
+    )
+    if for_write:
+        qs = qs.select_for_update(of=("self",))
+    return get_object_or_404(qs, pk=pk)
+
+
+def applications_for_staff(user, api_key=None) -> QuerySet:
+    ids = staff_hub_ids(user, api_key)
+    qs = Application.objects.all()
+    if ids is None:
+        return qs
+    return qs.filter(hub_id__in=ids)
+
+
+def application_for_staff(user, pk, *, for_write=False, api_key=None) -> Application:
+    qs = applications_for_staff(user, api_key).select_related("call", "project", "hub", "applicant")
+    if for_write:
+        qs = qs.select_for_update(of=("self",))
+    return get_object_or_404(qs, pk=pk)
+
+
+# --- Projects -------------------------------------------------------------------------------
+
+
+def projects_visible_to(user, api_key=None) -> QuerySet:
+    """Projects of which ``user`` is a member, and projects that have a home or an application
+    at a hub ``user`` runs."""
+    qs = Project.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if api_key is not None:
+        qs = qs.filter(hub_id=api_key.hub_id)
+    staff_ids = staff_hub_ids(user, api_key)
+    if staff_ids is None:
+        return qs
+    visible = Q(pk__in=_project_ids_of(user))
+    if staff_ids:
+        visible |= Q(hub_id__in=staff_ids) | Q(
+            pk__in=Application.objects.filter(hub_id__in=staff_ids).values("project_id")
+        )
+    return qs.filter(visible)
+
+
+def project_for(user, pk, *, for_write=False, api_key=None) -> Project:
+    qs = projects_visible_to(user, api_key).select_related("hub", "pi", "organisation")
+    if for_write:
+        qs = qs.select_for_update(of=("self",))
+    return get_object_or_404(qs, pk=pk)
+
+
+# --- Reviews --------------------------------------------------------------------------------
+
+
+def reviews_assigned_to(user, api_key=None) -> QuerySet:
+    if not user.is_authenticated:
+        return Review.objects.none()
+    qs = Review.objects.filter(reviewer=user)
+    if api_key is not None:
+        qs = qs.filter(application__hub_id=api_key.hub_id)
+    return qs
+
+
+def review_for_reviewer(user, pk, *, for_write=False, api_key=None) -> Review:
+    qs = reviews_assigned_to(user, api_key).select_related("application", "application__call", "application__project")
+    if for_write:
+        qs = qs.select_for_update(of=("self",))
+    return get_object_or_404(qs, pk=pk)
+
+
+# --- Roles ----------------------------------------------------------------------------------
+
+
+def is_project_member(user, project) -> bool:
+    return user.is_authenticated and ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk).exists()
+
+
+def is_project_pi(user, project) -> bool:
+    return user.is_authenticated and (
+        project.pi_id == user.pk
+        or ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk, role=ProjectRole.PI).exists()
+    )
+
+
+def can_manage_project(user, project) -> bool:
+    """Add and remove members: the PI and staff of the project's hub."""
+    return user.is_authenticated and (is_project_pi(user, project) or is_hub_staff(user, project.hub))
+
+
+def is_decider(user, application) -> bool:
+    """Staff of the application's hub who are not on its project (nobody decides their own)."""
+    return (
+        user is not None
+        and user.is_authenticated
+        and is_hub_staff(user, application.hub)
+        and not is_project_member(user, application.project)
+    )
+
+
+def may_withdraw(user, application) -> bool:
+    return user.is_authenticated and (application.applicant_id == user.pk or is_project_pi(user, application.project))
+
+
+# --- Flags for templates and serializers (role and current state) ----------------------------
+
+
+def can_edit(user, application) -> bool:
+    return application.status in EDITABLE_STATUSES and is_project_member(user, application.project)
+
+
+can_submit = can_edit
+
+
+def can_withdraw(user, application) -> bool:
+    return application.status in OPEN_STATUSES and may_withdraw(user, application)
+
+
+def can_decide(user, application) -> bool:
+    """Approve or reject now (peer review: see ``reviews_missing`` for approval)."""
+    return application.status == AppStatus.IN_REVIEW and is_decider(user, application)
+
+
+def can_request_changes(user, application) -> bool:
+    return application.status in (AppStatus.IN_REVIEW, AppStatus.SCREENING) and is_decider(user, application)
+
+
+def can_assign_reviewers(user, application) -> bool:
+    return application.status == AppStatus.IN_REVIEW and is_decider(user, application)
+
+
+def can_review(user, review) -> bool:
+    return (
+        user.is_authenticated
+        and review.reviewer_id == user.pk
+        and review.status == ReviewStatus.ASSIGNED
+        and review.application.status == AppStatus.IN_REVIEW
+    )
+
+
+def reviews_missing(application) -> int:
+    """How many more submitted reviews a peer-review application needs before approval."""
+    if application.call.track != Track.PEER_REVIEW:
+        return 0
+    done = application.reviews.filter(status=ReviewStatus.SUBMITTED).count()
+    return max(0, application.call.min_reviewers - done)
