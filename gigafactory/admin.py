@@ -14,6 +14,9 @@ from .models import AuditEvent
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+# The hub filter offers only hubs present in the (hub-scoped) list, never every hub's name.
+HUB_FILTER = ("hub", admin.RelatedOnlyFieldListFilter)
+
 
 def csv_safe(value) -> str:
     """Neutralise spreadsheet formulas in exported cells."""
@@ -98,7 +101,7 @@ def run_service_action(modeladmin, request, queryset, service, verb, **kwargs):
 @admin.register(AuditEvent)
 class AuditEventAdmin(HubScopedAdmin):
     list_display = ["created_at", "action", "object_repr", "actor", "actor_label", "hub"]
-    list_filter = ["action", "hub", "content_type"]
+    list_filter = ["action", HUB_FILTER, "content_type"]
     search_fields = ["object_repr", "action", "actor__email", "actor_label"]
     list_select_related = ["actor", "hub", "content_type"]
     date_hierarchy = "created_at"

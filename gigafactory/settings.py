@@ -12,7 +12,6 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 PROD = env.bool("GF_PRODUCTION", default=False)
 
@@ -208,7 +207,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a "status"; name each enum after its model so the schema stays unambiguous.
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipStatusEnum": "hubs.models.MembershipStatus",
+        "ApplicationStatusEnum": "compute.models.AppStatus",
+        "AllocationStatusEnum": "compute.models.AllocationStatus",
+        "ReviewStatusEnum": "compute.models.ReviewStatus",
+    },
 }
 
 # --- Internationalisation, static, media ------------------------------------------------

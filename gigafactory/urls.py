@@ -10,6 +10,7 @@ admin.site.index_title = "Hub administration"
 
 api_v1 = [
     path("", include("hubs.api_urls")),
+    path("", include("compute.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,5 +22,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("compute.urls")),
     path("", include("hubs.urls")),
 ]

@@ -115,8 +115,10 @@ def membership_for_staff(user, pk, *, api_key=None, for_write=False) -> Membersh
     return get_object_or_404(qs, pk=pk)
 
 
-def membership_of_user(user, pk, *, for_write=False) -> Membership:
+def membership_of_user(user, pk, *, api_key=None, for_write=False) -> Membership:
     qs = Membership.objects.select_related("hub").filter(user=user)
+    if api_key is not None:
+        qs = qs.filter(hub=api_key.hub_id)
     if for_write:
         qs = qs.select_for_update(of=("self",))
     return get_object_or_404(qs, pk=pk)

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from gigafactory.admin import HubScopedAdmin, export_csv, run_service_action
+from gigafactory.admin import HUB_FILTER, HubScopedAdmin, export_csv, run_service_action
 
 from . import access, services
 from .models import (
@@ -79,7 +79,7 @@ def _membership_action(service, verb, description):
 class MembershipAdmin(HubScopedAdmin):
     service_arg = "membership"
     list_display = ["user", "hub", "role", "status", "created_at", "decided_by"]
-    list_filter = ["status", "role", "hub"]
+    list_filter = ["status", "role", HUB_FILTER]
     search_fields = ["user__email", "user__name", "hub__name", "motivation"]
     list_select_related = ["user", "hub", "decided_by"]
     readonly_fields = ["user", "hub", "status", "role", "motivation", "decided_by", "decided_at", "created_at"]
@@ -97,46 +97,82 @@ class MembershipAdmin(HubScopedAdmin):
 
 
 class InvitationAdminForm(forms.ModelForm):
+    acting_user = None  # set by InvitationAdmin.get_form
+
     class Meta:
         model = Invitation
         fields = ["hub", "email", "role", "message"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and all(data.get(f) for f in ("hub", "email", "role")):
+            try:
+                services.invitation_check(
+                    hub=data["hub"], email=data["email"], role=data["role"], acting_user=self.acting_user
+                )
+            except PermissionDenied as exc:
+                self.add_error("role", str(exc))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
 
 
 @admin.register(Invitation)
 class InvitationAdmin(HubScopedAdmin):
     form = InvitationAdminForm
     list_display = ["email", "hub", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
-    list_filter = ["hub", "role"]
+    list_filter = [HUB_FILTER, "role"]
     search_fields = ["email"]
     list_select_related = ["hub", "invited_by"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["hub", "email", "role", "message"] if obj else []
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        return form
+
     def save_model(self, request, obj, form, change):
         if change:
             return
-        try:
-            invitation = services.invitation_create(
-                hub=obj.hub, email=obj.email, role=obj.role, message=obj.message, acting_user=request.user
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            raise PermissionDenied(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+        invitation = services.invitation_create(
+            hub=obj.hub, email=obj.email, role=obj.role, message=obj.message, acting_user=request.user
+        )
         obj.pk = invitation.pk
 
 
 @admin.register(PartnerSystem)
 class PartnerSystemAdmin(HubScopedAdmin):
     list_display = ["name", "hub", "kind", "contact_email", "active", "created_at"]
-    list_filter = ["hub", "kind", "active"]
+    list_filter = [HUB_FILTER, "kind", "active"]
     search_fields = ["name", "contact_email"]
     list_select_related = ["hub"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        partner = services.partner_system_create(
+            hub=obj.hub,
+            name=obj.name,
+            kind=obj.kind,
+            contact_email=obj.contact_email,
+            active=obj.active,
+            acting_user=request.user,
+        )
+        obj.pk = partner.pk
 
 
 class ApiKeyAdminForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["name", "partner", "scope"]
+        help_texts = {"partner": "Keys made here belong to a partner system; people make personal keys themselves."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "partner" in self.fields:
+            self.fields["partner"].required = True
 
 
 @admin.action(description="Revoke selected keys")
@@ -151,7 +187,7 @@ class ApiKeyAdmin(HubScopedAdmin):
     service_arg = "key"
     form = ApiKeyAdminForm
     list_display = ["name", "lookup", "hub", "partner", "user", "scope", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["hub", "scope"]
+    list_filter = [HUB_FILTER, "scope"]
     search_fields = ["name", "lookup", "partner__name", "user__email"]
     list_select_related = ["hub", "partner", "user"]
     actions = [revoke_keys, export_csv]
@@ -177,7 +213,7 @@ class ApiKeyAdmin(HubScopedAdmin):
         key, plaintext = services.api_key_create(
             name=obj.name, hub=obj.partner.hub, scope=obj.scope, partner=obj.partner, acting_user=request.user
         )
-        obj.pk = key.pk
+        obj.pk, obj.lookup, obj.hub = key.pk, key.lookup, key.hub
         messages.warning(
             request,
             f"Key for {obj.partner}: {plaintext} — copy it now, it is shown only once and stored only as a hash.",

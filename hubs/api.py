@@ -11,7 +11,7 @@ from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gigafactory.api import IsSignedInUser, IsStaffWithMfa, api_key_of
+from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, api_key_of
 
 from . import access, selectors, services
 from .models import Hub, Membership, MembershipStatus, Organisation, Role, Sector
@@ -32,6 +32,12 @@ class OrganisationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organisation
         fields = ["id", "name", "kind", "country", "website"]
+
+    def validate(self, attrs):
+        # The database's unique index is on lower(name) + country, which DRF cannot see.
+        if Organisation.objects.filter(name__iexact=attrs["name"], country=attrs["country"]).exists():
+            raise serializers.ValidationError({"name": [services.ORGANISATION_EXISTS]})
+        return attrs
 
 
 class MeSerializer(serializers.Serializer):
@@ -62,6 +68,19 @@ class MembershipSerializer(serializers.ModelSerializer):
 class MembershipRequestSerializer(serializers.Serializer):
     hub = serializers.SlugRelatedField(slug_field="slug", queryset=Hub.objects.all())
     motivation = serializers.CharField(max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Private hubs are not offered to people who cannot see them.
+            self.fields["hub"].queryset = access.visible_hubs(request.user)
+
+    def validate_hub(self, hub):
+        key = api_key_of(self.context["request"]) if "request" in self.context else None
+        if key is not None and key.hub_id != hub.pk:
+            raise serializers.ValidationError(f"This API key only works for {key.hub}.")
+        return hub
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -136,17 +155,20 @@ class OrganisationListView(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
+    def perform_create(self, serializer):
+        serializer.instance = services.organisation_create(acting_user=self.request.user, **serializer.validated_data)
+
 
 # --- Me -----------------------------------------------------------------------------------
 
 
 def _me_data(user):
-    profile = services.profile_get_or_create(user)
+    profile = selectors.profile_of(user)
     return {
         "email": user.email,
         "name": user.name,
         "orcid": profile.orcid,
-        "organisation": profile.organisation_id,
+        "organisation": profile.organisation,
         "affiliation": profile.affiliation,
         "country": profile.country,
         "expertise": profile.expertise,
@@ -155,7 +177,7 @@ def _me_data(user):
 
 
 class MeView(APIView):
-    permission_classes = [IsSignedInUser]
+    permission_classes = [ApiKeyScopePermission, IsSignedInUser]
 
     @extend_schema(tags=["me"], summary="Your profile", responses=MeSerializer)
     def get(self, request):
@@ -181,7 +203,7 @@ class MeView(APIView):
 
 
 class MyMembershipListView(generics.ListAPIView):
-    permission_classes = [IsSignedInUser]
+    permission_classes = [ApiKeyScopePermission, IsSignedInUser]
     serializer_class = MembershipSerializer
     filterset_fields = ["status", "role"]
 
@@ -206,14 +228,14 @@ class MyMembershipListView(generics.ListAPIView):
         examples=[OpenApiExample("Join Lyon", value={"hub": "lyon", "motivation": "Medical imaging research"})],
     )
     def post(self, request):
-        serializer = MembershipRequestSerializer(data=request.data)
+        serializer = MembershipRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         membership = services.membership_request(user=request.user, **serializer.validated_data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 class MembershipLeaveView(APIView):
-    permission_classes = [IsSignedInUser]
+    permission_classes = [ApiKeyScopePermission, IsSignedInUser]
 
     @extend_schema(
         tags=["memberships"],
@@ -222,7 +244,7 @@ class MembershipLeaveView(APIView):
         responses={200: MembershipSerializer, 409: OpenApiResponse(description="Not allowed now")},
     )
     def post(self, request, pk):
-        membership = access.membership_of_user(request.user, pk)
+        membership = access.membership_of_user(request.user, pk, api_key=api_key_of(request))
         services.membership_leave(membership=membership, acting_user=request.user)
         return Response(MembershipSerializer(membership).data)
 
@@ -230,7 +252,7 @@ class MembershipLeaveView(APIView):
 class HubMembershipListView(generics.ListAPIView):
     """Staff: everyone who is, was or wants to be a member of one of your hubs."""
 
-    permission_classes = [IsStaffWithMfa]
+    permission_classes = [ApiKeyScopePermission, IsStaffWithMfa]
     serializer_class = MembershipSerializer
     filterset_fields = ["status", "role"]
     search_fields = ["user__email", "user__name"]
@@ -257,7 +279,7 @@ MEMBERSHIP_TRANSITIONS = {
 
 
 class MembershipDecisionView(APIView):
-    permission_classes = [IsStaffWithMfa]
+    permission_classes = [ApiKeyScopePermission, IsStaffWithMfa]
     action = ""
 
     def post(self, request, pk):
@@ -287,7 +309,7 @@ def decision_view(action):
 
 
 class MembershipRoleView(APIView):
-    permission_classes = [IsStaffWithMfa]
+    permission_classes = [ApiKeyScopePermission, IsStaffWithMfa]
 
     @extend_schema(
         tags=["memberships"],

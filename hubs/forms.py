@@ -1,6 +1,7 @@
 from django import forms
 
 from .models import ApiScope, Hub, Organisation, Profile, Role
+from .services import ORCID_TAKEN, orcid_taken
 
 
 class ProfileForm(forms.ModelForm):
@@ -15,9 +16,16 @@ class ProfileForm(forms.ModelForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["name"].initial = user.name
         self.fields["organisation"].queryset = Organisation.objects.order_by("name")
         self.order_fields(["name", *self.Meta.fields])
+
+    def clean_orcid(self):
+        orcid = self.cleaned_data["orcid"]
+        if orcid_taken(orcid, by_other_than=self.user):
+            raise forms.ValidationError(ORCID_TAKEN)
+        return orcid
 
 
 class JoinForm(forms.Form):

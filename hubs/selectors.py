@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from .models import Hub, Membership, MembershipStatus, Notification, Organisation, Sector
+from .models import Hub, Membership, MembershipStatus, Notification, Organisation, Profile, Sector
 
 
 def network_at_a_glance() -> dict:
@@ -49,7 +49,7 @@ def sectors_in_use() -> list[tuple[str, str]]:
 
 
 def hub_members(hub, *, status: str = "", role: str = "", q: str = ""):
-    qs = Membership.objects.filter(hub=hub).select_related("user", "user__profile__organisation", "decided_by")
+    qs = Membership.objects.filter(hub=hub).select_related("user", "user__profile__organisation", "hub", "decided_by")
     if status:
         qs = qs.filter(status=status)
     if role:
@@ -57,6 +57,14 @@ def hub_members(hub, *, status: str = "", role: str = "", q: str = ""):
     if q:
         qs = qs.filter(Q(user__email__icontains=q) | Q(user__name__icontains=q))
     return qs.order_by("-created_at", "-id")
+
+
+def profile_of(user) -> Profile:
+    """The user's profile with its organisation; an unsaved blank one if they have none yet.
+
+    Pages that only show the profile use this, so a GET never writes.
+    """
+    return Profile.objects.select_related("organisation").filter(user=user).first() or Profile(user=user)
 
 
 def memberships_of(user):

@@ -24,6 +24,7 @@ from .models import (
     Membership,
     MembershipStatus,
     Notification,
+    Organisation,
     PartnerSystem,
     Profile,
     Role,
@@ -75,13 +76,28 @@ def profile_get_or_create(user) -> Profile:
     return profile
 
 
+ORCID_TAKEN = "This ORCID iD is already linked to another account."
+
+
+def orcid_taken(orcid: str, *, by_other_than) -> bool:
+    return bool(orcid) and Profile.objects.filter(orcid=orcid).exclude(user=by_other_than).exists()
+
+
 @transaction.atomic
 def profile_update(*, user, name=None, **fields) -> Profile:
     profile = profile_get_or_create(user)
     before = {f: getattr(profile, f) for f in fields} | {"name": user.name}
     for field, value in fields.items():
         setattr(profile, field, value)
-    profile.full_clean(exclude=["user"])
+    errors = {}
+    try:
+        profile.full_clean(exclude=["user"], validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.message_dict
+    if "orcid" not in errors and orcid_taken(profile.orcid, by_other_than=user):
+        errors["orcid"] = [ORCID_TAKEN]
+    if errors:
+        raise ValidationError(errors)
     profile.save()
     if name is not None and name != user.name:
         user.name = name
@@ -93,6 +109,28 @@ def profile_update(*, user, name=None, **fields) -> Profile:
 
 def _ids(data):
     return {k: (v.pk if hasattr(v, "pk") else v) for k, v in data.items()}
+
+
+# --- Organisations ------------------------------------------------------------------------
+
+ORGANISATION_EXISTS = "An organisation with this name is already registered in this country."
+
+
+@transaction.atomic
+def organisation_create(*, name, kind, country, website="", acting_user) -> Organisation:
+    organisation = Organisation(name=name.strip(), kind=kind, country=country, website=website)
+    organisation.full_clean(validate_constraints=False)
+    if Organisation.objects.filter(name__iexact=organisation.name, country=country).exists():
+        raise ValidationError({"name": ORGANISATION_EXISTS})
+    try:
+        with transaction.atomic():
+            organisation.save()
+    except IntegrityError as exc:  # registered concurrently under the same name
+        raise ValidationError({"name": ORGANISATION_EXISTS}) from exc
+    audit_record(
+        organisation, "organisation.created", actor=acting_user, after={"name": organisation.name, "kind": kind}
+    )
+    return organisation
 
 
 # --- Memberships --------------------------------------------------------------------------
@@ -138,12 +176,21 @@ def _require_staff(acting_user, hub):
         raise PermissionDenied(f"You are not staff of {hub}.")
 
 
+REQUEST_REFUSALS = {
+    S.REQUESTED: "You have already asked to join {hub}; its staff will decide soon.",
+    S.ACTIVE: "You are already a member of {hub}.",
+    S.SUSPENDED: "Your membership of {hub} is suspended; contact the hub's staff.",
+}
+
+
 @transaction.atomic
 def membership_request(*, user, hub: Hub, motivation: str = "") -> Membership:
     """Ask to join ``hub``. A rejected or former member may ask again."""
     if not user.is_active:
         raise PermissionDenied("This account is not active.")
     membership = Membership.objects.select_for_update().filter(user=user, hub=hub).first()
+    if membership is not None and membership.status in REQUEST_REFUSALS:
+        raise InvalidTransition(membership, "request", REQUEST_REFUSALS[membership.status].format(hub=hub))
     if membership is None:
         try:
             with transaction.atomic():
@@ -265,6 +312,9 @@ def membership_change_role(*, membership, role: str, acting_user) -> Membership:
 # --- Invitations --------------------------------------------------------------------------
 
 
+INVITATION_EXPIRED = "This invitation has expired; ask the hub for a new one."
+
+
 def invitation_token(invitation) -> str:
     return signing.dumps({"i": invitation.pk}, salt=INVITATION_SALT)
 
@@ -273,14 +323,23 @@ def invitation_url(invitation) -> str:
     return settings.SITE_URL + reverse("hubs:invitation_accept", args=[invitation_token(invitation)])
 
 
-@transaction.atomic
-def invitation_create(*, hub, email: str, role: str = Role.MEMBER, acting_user, message: str = "") -> Invitation:
+def invitation_check(*, hub, email: str, role: str, acting_user) -> str:
+    """Refuse an invitation that cannot be sent; return the normalised address.
+
+    Forms call it to show the problem next to the field; ``invitation_create`` calls it too.
+    """
     _require_staff(acting_user, hub)
     if not access.can_grant(acting_user, hub, role):
         raise PermissionDenied("You can only invite people to roles up to your own.")
     email = User.objects.normalize_email(email).strip()
     if Membership.objects.filter(hub=hub, user__email__iexact=email, status=S.ACTIVE).exists():
         raise ValidationError({"email": f"{email} is already an active member of {hub}."})
+    return email
+
+
+@transaction.atomic
+def invitation_create(*, hub, email: str, role: str = Role.MEMBER, acting_user, message: str = "") -> Invitation:
+    email = invitation_check(hub=hub, email=email, role=role, acting_user=acting_user)
     Invitation.objects.filter(hub=hub, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -304,9 +363,11 @@ def invitation_from_token(token: str) -> Invitation:
         data = signing.loads(token, salt=INVITATION_SALT, max_age=timedelta(days=settings.GF_INVITATION_DAYS))
     except signing.BadSignature as exc:
         raise ValidationError("This invitation link is invalid or has expired.") from exc
-    invitation = Invitation.objects.select_related("hub").filter(pk=data.get("i")).first()
+    invitation = Invitation.objects.select_related("hub", "invited_by").filter(pk=data.get("i")).first()
     if invitation is None or invitation.revoked_at is not None:
         raise ValidationError("This invitation was withdrawn.")
+    if invitation.accepted_at is None and invitation.expires_at < timezone.now():
+        raise ValidationError(INVITATION_EXPIRED)
     return invitation
 
 
@@ -319,7 +380,7 @@ def invitation_accept(*, token: str, user) -> Membership:
             return Membership.objects.get(user=user, hub=invitation.hub)
         raise ValidationError("This invitation has already been used.")
     if invitation.expires_at < timezone.now():
-        raise ValidationError("This invitation has expired; ask the hub for a new one.")
+        raise ValidationError(INVITATION_EXPIRED)
     if user.email.lower() != invitation.email.lower():
         raise ValidationError(f"This invitation is for {invitation.email}; you are signed in as {user.email}.")
     membership, created = Membership.objects.select_for_update().get_or_create(
@@ -375,9 +436,9 @@ def pending_invitations_for(user):
 
 
 @transaction.atomic
-def partner_system_create(*, hub, name, kind=PartnerSystem.Kind.OTHER, contact_email="", acting_user):
+def partner_system_create(*, hub, name, kind=PartnerSystem.Kind.OTHER, contact_email="", active=True, acting_user):
     _require_staff(acting_user, hub)
-    partner = PartnerSystem(hub=hub, name=name, kind=kind, contact_email=contact_email)
+    partner = PartnerSystem(hub=hub, name=name, kind=kind, contact_email=contact_email, active=active)
     partner.full_clean()
     partner.save()
     audit_record(partner, "partner.created", actor=acting_user, after={"name": name, "kind": kind})
@@ -437,7 +498,9 @@ def account_export(*, user) -> dict:
     """Everything the portal holds about ``user``, as JSON-ready data."""
     from gigafactory.models import AuditEvent
 
-    profile = profile_get_or_create(user)
+    from .selectors import profile_of
+
+    profile = profile_of(user)
     return {
         "exported_at": timezone.now().isoformat(),
         "account": {
@@ -496,20 +559,13 @@ def account_delete(*, user, acting_user) -> None:
     from allauth.mfa.models import Authenticator
     from allauth.socialaccount.models import SocialAccount
 
-    audit_record(user, "account.deleted", actor=acting_user, hub=None)
-    for membership in Membership.objects.filter(user=user).exclude(status__in=[S.LEFT, S.REJECTED]):
-        Membership.objects.filter(pk=membership.pk).update(status=S.LEFT, updated_at=timezone.now())
-        audit_record(
-            membership,
-            "membership.left_by_deletion",
-            actor=acting_user,
-            before={"status": membership.status},
-            after={"status": S.LEFT},
-        )
+    old_email = user.email
+    ended = list(Membership.objects.filter(user=user).exclude(status__in=[S.LEFT, S.REJECTED]).select_related("hub"))
+    Membership.objects.filter(pk__in=[m.pk for m in ended]).update(status=S.LEFT, updated_at=timezone.now())
     Membership.objects.filter(user=user).update(motivation="", decision_note="")
     ApiKey.objects.filter(user=user).delete()
     Notification.objects.filter(user=user).delete()
-    Invitation.objects.filter(email__iexact=user.email, accepted_at__isnull=True).update(revoked_at=timezone.now())
+    Invitation.objects.filter(email__iexact=old_email, accepted_at__isnull=True).update(revoked_at=timezone.now())
     Profile.objects.filter(user=user).delete()
     EmailAddress.objects.filter(user=user).delete()
     SocialAccount.objects.filter(user=user).delete()
@@ -522,3 +578,12 @@ def account_delete(*, user, acting_user) -> None:
     user.is_staff = False
     user.set_unusable_password()
     user.save()
+    access.forget_roles(user)
+    # Written after anonymising, so the events about the deletion hold no personal data.
+    audit_record(user, "account.deleted", actor=acting_user, hub=None)
+    for membership in ended:
+        before = {"status": membership.status}
+        membership.user, membership.status = user, S.LEFT
+        audit_record(
+            membership, "membership.left_by_deletion", actor=acting_user, before=before, after={"status": S.LEFT}
+        )

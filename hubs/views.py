@@ -94,7 +94,7 @@ def dashboard(request):
             "active": [m for m in memberships if m.status == MembershipStatus.ACTIVE],
             "invitations": services.pending_invitations_for(request.user),
             "notifications": selectors.inbox(request.user)[:5],
-            "profile": services.profile_get_or_create(request.user),
+            "profile": selectors.profile_of(request.user),
         },
     )
 
@@ -152,7 +152,7 @@ def membership_leave(request, pk):
 
 @login_required
 def profile(request):
-    instance = services.profile_get_or_create(request.user)
+    instance = selectors.profile_of(request.user)
     form = ProfileForm(request.POST or None, instance=instance, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = {f: form.cleaned_data[f] for f in ProfileForm.Meta.fields}

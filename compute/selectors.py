@@ -1,0 +1,218 @@
+"""Reads for the compute catalogue (calls, resources) and their budget figures.
+
+Budget figures come from the ledger and are computed in the database with one correlated
+subquery each, so a list of calls costs the same number of queries whatever its length:
+
+- ``funded``: credits that ``fund`` transactions put into the call's budget account;
+- ``granted``: credits that ``grant`` transactions took out of it for allocations;
+- ``used``: GPU usage debited from the allocations (and their overage) of the call;
+- ``left``: the call budget account's balance, which the ledger keeps equal to its entries.
+"""
+
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from hubs import access
+
+from .models import (
+    Account,
+    AccountKind,
+    Call,
+    ComputeResource,
+    Entry,
+    TransactionKind,
+)
+
+
+class Phase:
+    """Where a call's window stands, as offered in filters and shown as a label."""
+
+    OPEN = "open"
+    UPCOMING = "upcoming"
+    CLOSED = "closed"
+    choices = [(OPEN, "Open now"), (UPCOMING, "Upcoming"), (CLOSED, "Closed")]
+    labels = {OPEN: "Open", UPCOMING: "Upcoming", CLOSED: "Closed"}
+    values = [OPEN, UPCOMING, CLOSED]
+    # Sort order of a mixed list: what one can apply to first, then what is coming, then history.
+    rank = {OPEN: 0, UPCOMING: 1, CLOSED: 2}
+
+
+def phase_of(call, now=None) -> str:
+    now = now or timezone.now()
+    if call.opens_at > now:
+        return Phase.UPCOMING
+    if call.closes_at <= now:
+        return Phase.CLOSED
+    return Phase.OPEN
+
+
+def phase_filter(phase: str, now) -> Q:
+    if phase == Phase.OPEN:
+        return Q(opens_at__lte=now, closes_at__gt=now)
+    if phase == Phase.UPCOMING:
+        return Q(opens_at__gt=now)
+    if phase == Phase.CLOSED:
+        return Q(closes_at__lte=now)
+    raise ValueError(f"unknown phase {phase!r}")
+
+
+def _phase_rank(now) -> Case:
+    return Case(
+        When(phase_filter(Phase.OPEN, now), then=Value(Phase.rank[Phase.OPEN])),
+        When(phase_filter(Phase.UPCOMING, now), then=Value(Phase.rank[Phase.UPCOMING])),
+        default=Value(Phase.rank[Phase.CLOSED]),
+        output_field=IntegerField(),
+    )
+
+
+# --- Budget figures -----------------------------------------------------------------------------
+
+
+def _entry_total(entries: QuerySet, group_by: str) -> Subquery:
+    """SUM(amount) of ``entries`` as a scalar subquery (0 when there are none)."""
+    total = entries.order_by().values(group_by).annotate(total=Sum("amount")).values("total")[:1]
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), Value(0), output_field=BigIntegerField())
+
+
+def with_budget(qs: QuerySet) -> QuerySet:
+    """Annotate calls with ``funded_millicredits``, ``granted_millicredits``, ``used_millicredits``
+    and ``left_millicredits`` (all integers, never NULL) straight from the ledger."""
+    call_entries = Entry.objects.filter(account__kind=AccountKind.CALL_BUDGET, account__call=OuterRef("pk"))
+    funded = _entry_total(call_entries.filter(transaction__kind=TransactionKind.FUND), "account__call")
+    # A grant debits the call budget: the amount is negative, the figure is its opposite.
+    granted = _entry_total(call_entries.filter(transaction__kind=TransactionKind.GRANT), "account__call")
+    used = _entry_total(
+        Entry.objects.filter(
+            account__kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE],
+            account__allocation__call=OuterRef("pk"),
+            transaction__kind=TransactionKind.USAGE,
+        ),
+        "account__allocation__call",
+    )
+    left = Subquery(
+        Account.objects.filter(kind=AccountKind.CALL_BUDGET, call=OuterRef("pk")).values("balance")[:1],
+        output_field=BigIntegerField(),
+    )
+    return qs.annotate(
+        funded_millicredits=funded,
+        granted_millicredits=-granted,
+        used_millicredits=-used,
+        left_millicredits=Coalesce(left, Value(0), output_field=BigIntegerField()),
+    )
+
+
+# --- Calls ----------------------------------------------------------------------------------
+
+
+def visible_calls(user=None, *, api_key=None, include_unpublished: bool = False) -> QuerySet:
+    """Calls anyone may read: published, at a hub the viewer can see (public hubs, plus private
+    hubs they belong to; a partner key also sees its own hub).
+
+    ``include_unpublished`` adds unpublished calls of the hubs the viewer runs (a staff preview).
+    """
+    qs = Call.objects.select_related("hub", "funding_source")
+    if user is not None and user.is_authenticated and user.is_superuser:
+        return qs if include_unpublished else qs.filter(published=True)
+    hubs = Q(hub__public=True)
+    if user is not None and user.is_authenticated:
+        hubs |= Q(hub__in=access.member_hub_ids(user))
+    if api_key is not None:
+        hubs |= Q(hub=api_key.hub_id)
+    shown = Q(published=True) & hubs
+    if include_unpublished and user is not None and user.is_authenticated:
+        staff_ids = access.staff_hub_ids(user)
+        if staff_ids:
+            shown |= Q(hub__in=staff_ids)
+    return qs.filter(shown)
+
+
+def open_calls(*, user=None, now=None) -> QuerySet:
+    """Published calls whose window contains ``now`` (opens_at <= now < closes_at)."""
+    now = now or timezone.now()
+    return visible_calls(user).filter(phase_filter(Phase.OPEN, now))
+
+
+def calls_list(
+    *,
+    user=None,
+    api_key=None,
+    hub: str = "",
+    track: str = "",
+    phase: str = "",
+    q: str = "",
+    now=None,
+) -> QuerySet:
+    """Visible calls with their budget figures, filtered.
+
+    ``phase`` is ``open``, ``upcoming``, ``closed``, ``current`` (open or upcoming) or empty
+    (all). Open calls come first (soonest deadline first), then upcoming, then closed ones.
+    """
+    now = now or timezone.now()
+    qs = visible_calls(user, api_key=api_key)
+    if hub:
+        qs = qs.filter(hub__slug=hub)
+    if track:
+        qs = qs.filter(track=track)
+    if phase == "current":
+        qs = qs.filter(closes_at__gt=now)
+    elif phase in Phase.values:
+        qs = qs.filter(phase_filter(phase, now))
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(hub__name__icontains=q))
+    qs = with_budget(qs).annotate(phase_rank=_phase_rank(now))
+    if phase == Phase.CLOSED:
+        return qs.order_by("-closes_at", "title", "pk")
+    return qs.order_by("phase_rank", "closes_at", "title", "pk")
+
+
+def call_detail(slug: str, *, user=None, api_key=None, include_unpublished: bool = False) -> Call:
+    """One visible call with its budget figures, or 404."""
+    qs = with_budget(visible_calls(user, api_key=api_key, include_unpublished=include_unpublished))
+    return get_object_or_404(qs, slug=slug)
+
+
+def call_resources(call) -> QuerySet:
+    """The call's eligible resources with their providers, cheapest rate first."""
+    return (
+        call.eligible_resources.select_related("provider", "hub")
+        .filter(active=True)
+        .order_by("rate_millicredits", "name", "pk")
+    )
+
+
+# --- Resources ------------------------------------------------------------------------------
+
+
+def visible_resources(user=None, *, api_key=None) -> QuerySet:
+    """Compute resources at hubs the viewer can see, with their provider and hub."""
+    qs = ComputeResource.objects.select_related("provider", "hub")
+    if user is not None and user.is_authenticated and user.is_superuser:
+        return qs
+    hubs = Q(hub__public=True)
+    if user is not None and user.is_authenticated:
+        hubs |= Q(hub__in=access.member_hub_ids(user))
+    if api_key is not None:
+        hubs |= Q(hub=api_key.hub_id)
+    return qs.filter(hubs)
+
+
+def resources_list(*, user=None, api_key=None, hub: str = "", q: str = "") -> QuerySet:
+    qs = visible_resources(user, api_key=api_key)
+    if hub:
+        qs = qs.filter(hub__slug=hub)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(gpu_model__icontains=q) | Q(provider__name__icontains=q))
+    return qs.order_by("hub__name", "name", "pk")

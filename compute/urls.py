@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "compute"
+
+urlpatterns = [
+    path("calls/", views.call_list, name="call_list"),
+    path("calls/<slug:slug>/", views.call_detail, name="call_detail"),
+    path("calls/<slug:slug>/apply/", views.application_create, name="application_create"),
+]
