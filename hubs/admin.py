@@ -83,7 +83,8 @@ class MembershipAdmin(HubScopedAdmin):
     search_fields = ["user__email", "user__name", "hub__name", "motivation"]
     list_select_related = ["user", "hub", "decided_by"]
     readonly_fields = ["user", "hub", "status", "role", "motivation", "decided_by", "decided_at", "created_at"]
-    fields = [*readonly_fields, "decision_note"]
+    readonly_fields = [*readonly_fields, "decision_note"]
+    fields = readonly_fields
     actions = [
         _membership_action(services.membership_approve, "approved", "Approve selected requests"),
         _membership_action(services.membership_reject, "rejected", "Reject selected requests"),

@@ -284,7 +284,15 @@ def membership_leave(*, membership, acting_user) -> Membership:
     _transition(
         membership, "leave", allowed_from=[S.REQUESTED, S.ACTIVE, S.SUSPENDED], to=S.LEFT, acting_user=acting_user
     )
+    _revoke_personal_keys(membership)
     return membership
+
+
+def _revoke_personal_keys(membership) -> None:
+    """A member who leaves (or is suspended from) a hub keeps no key into it."""
+    for key in ApiKey.objects.filter(user=membership.user, hub=membership.hub, revoked_at__isnull=True):
+        ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+        audit_record(key, "api_key.revoked", actor=None, actor_label="membership ended", hub=membership.hub)
 
 
 @transaction.atomic

@@ -189,16 +189,19 @@ def inbox_mark_read(request, pk=None):
 def api_keys(request):
     hubs = Hub.objects.filter(pk__in=access.member_hub_ids(request.user)).order_by("name")
     form = ApiKeyForm(request.POST or None, hubs=hubs)
-    new_key = None
     if request.method == "POST" and form.is_valid():
-        _key, new_key = services.api_key_create(
+        _key, plaintext = services.api_key_create(
             name=form.cleaned_data["name"],
             hub=form.cleaned_data["hub"],
             scope=form.cleaned_data["scope"],
             user=request.user,
             acting_user=request.user,
         )
-        form = ApiKeyForm(hubs=hubs)
+        # Post/redirect/get: a reload must not create a second key. The plaintext rides in
+        # the session for exactly one page view and is never stored anywhere else.
+        request.session["new_api_key"] = plaintext
+        return redirect("hubs:api_keys")
+    new_key = request.session.pop("new_api_key", None)
     keys = ApiKey.objects.filter(user=request.user).select_related("hub")
     return render(request, "hubs/api_keys.html", {"form": form, "keys": keys, "new_key": new_key})
 
@@ -273,7 +276,9 @@ def manage(request, slug):
         "roles": Role.choices,
         "grantable_roles": [(r, label) for r, label in Role.choices if access.can_grant(request.user, hub, r)],
         "invite_form": InviteForm(),
-        "invitations": Invitation.objects.filter(hub=hub, accepted_at__isnull=True, revoked_at__isnull=True),
+        "invitations": Invitation.objects.filter(
+            hub=hub, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ),
         "pending_count": hub.memberships.filter(status=MembershipStatus.REQUESTED).count(),
     }
     return render(request, "hubs/manage.html", context)

@@ -333,20 +333,25 @@ def test_request_needs_a_known_visible_hub_and_a_motivation(client, member):
     assert not Membership.objects.filter(hub__slug="hidden").exists()
 
 
-def test_request_with_read_key_is_refused_and_write_key_works(client, member, other_hub, hub):
+def test_request_with_read_key_is_refused_and_write_key_works(client, member, hub):
     _, read = make_api_key(hub=hub, user=member, scope="read")
     _, write = make_api_key(hub=hub, user=member, scope="write")
-    payload = {"hub": "lyon", "motivation": "x"}
-    membership = member.memberships.get()
-    services.membership_leave(membership=membership, acting_user=member)
-    refused = client.post("/api/v1/memberships/", payload, content_type="application/json", headers=bearer(read))
+    payload = {"affiliation": "Imaging lab"}
+    refused = client.patch("/api/v1/me/", payload, content_type="application/json", headers=bearer(read))
     assert refused.status_code == 403
-    membership.refresh_from_db()
-    assert membership.status == S.LEFT
-    done = client.post("/api/v1/memberships/", payload, content_type="application/json", headers=bearer(write))
-    assert done.status_code == 201
-    membership.refresh_from_db()
-    assert membership.status == S.REQUESTED
+    assert "read-only" in refused.json()["detail"]
+    assert client.get("/api/v1/me/", headers=bearer(read)).json()["affiliation"] == ""
+    done = client.patch("/api/v1/me/", payload, content_type="application/json", headers=bearer(write))
+    assert done.status_code == 200
+    assert client.get("/api/v1/me/", headers=bearer(read)).json()["affiliation"] == "Imaging lab"
+
+
+def test_leaving_revokes_the_keys_of_that_hub(client, member, hub):
+    _, write = make_api_key(hub=hub, user=member, scope="write")
+    membership = member.memberships.get()
+    left = client.post(f"/api/v1/memberships/{membership.pk}/leave/", headers=bearer(write))
+    assert left.status_code == 200
+    assert client.get("/api/v1/me/", headers=bearer(write)).status_code == 401
 
 
 def test_key_scoped_to_one_hub_cannot_join_or_leave_another(client, member, hub, other_hub):

@@ -19,8 +19,8 @@ def bearer(plaintext):
 
 def test_member_creates_a_key_shown_once_and_stored_hashed(client, member, hub):
     client.force_login(member)
-    response = client.post("/account/api-keys/", {"name": "my notebook", "hub": hub.pk, "scope": "read"})
-    assert response.status_code == 200
+    response = client.post("/account/api-keys/", {"name": "my notebook", "hub": hub.pk, "scope": "read"}, follow=True)
+    assert response.redirect_chain == [("/account/api-keys/", 302)], "post/redirect/get: a reload makes no key"
     html = response.content.decode()
     match = KEY_RE.search(html)
     assert match, "the new key is shown"
@@ -34,6 +34,7 @@ def test_member_creates_a_key_shown_once_and_stored_hashed(client, member, hub):
 
     again = client.get("/account/api-keys/").content.decode()
     assert secret not in again
+    assert ApiKey.objects.filter(user=member).count() == 1
     assert f"gf_{lookup}_…" in again
     assert "my notebook" in again
 

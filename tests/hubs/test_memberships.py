@@ -134,3 +134,13 @@ def test_one_membership_per_user_and_hub_is_enforced_by_the_database(hub, member
 def test_unknown_status_is_refused_by_the_database(hub, member):
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.filter(user=member).update(status="vip")
+
+
+def test_leaving_a_hub_revokes_the_members_keys_for_it(hub, member):
+    from tests.factories import make_api_key
+
+    key, _ = make_api_key(hub=hub, user=member)
+    services.membership_leave(membership=member.memberships.get(), acting_user=member)
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="api_key.revoked", object_id=str(key.pk)).exists()
