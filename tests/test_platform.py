@@ -32,6 +32,8 @@ PRODUCTION_VARS = (
     "DJANGO_DEBUG",
     "DJANGO_SECURE_SSL_REDIRECT",
     "DJANGO_SECURE_HSTS_SECONDS",
+    # The browser tests set this for Playwright's event loop; a deployment never has it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
