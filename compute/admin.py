@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from gigafactory.admin import HubScopedAdmin, export_csv
+from gigafactory.admin import HubScopedAdmin, export_csv, run_service_action
 from gigafactory.audit import audit_trail_for
 from hubs import access
 from hubs.models import OrganisationKind, PartnerSystem
@@ -516,7 +516,51 @@ class ReviewInline(ReadOnlyInline):
 # belong to the application workflow: each is an ``admin.action`` that calls the matching
 # ``compute.services`` function through ``gigafactory.admin.run_service_action`` (the service
 # receives ``application=...``; see ``ApplicationAdmin.service_arg``). Add them to this list.
-APPLICATION_ACTIONS: list = []
+@admin.action(description="Assign reviewers automatically (least-loaded, no conflict of interest)")
+def auto_assign_reviewers(modeladmin, request, queryset):
+    run_service_action(
+        modeladmin,
+        request,
+        queryset.select_related("call"),
+        services.reviews_auto_assign,
+        "applications given reviewers",
+    )
+
+
+@admin.action(description="Approve selected applications (full amount)")
+def approve_applications(modeladmin, request, queryset):
+    run_service_action(modeladmin, request, queryset.select_related("call"), services.application_approve, "approved")
+
+
+@admin.action(description="Reject selected applications (with a reason)…")
+def reject_applications(modeladmin, request, queryset):
+    from .staff_views import admin_reason_action
+
+    return admin_reason_action(
+        modeladmin, request, queryset, service=services.application_reject, verb="rejected", title="Reject"
+    )
+
+
+@admin.action(description="Request changes on selected applications (with a reason)…")
+def request_changes_on_applications(modeladmin, request, queryset):
+    from .staff_views import admin_reason_action
+
+    return admin_reason_action(
+        modeladmin,
+        request,
+        queryset,
+        service=services.application_request_changes,
+        verb="sent back for changes",
+        title="Request changes",
+    )
+
+
+APPLICATION_ACTIONS: list = [
+    auto_assign_reviewers,
+    approve_applications,
+    reject_applications,
+    request_changes_on_applications,
+]
 
 
 @admin.register(Application)
@@ -695,7 +739,23 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, HubScopedAdmin):
     search_fields = ["=external_id", "user_label", "allocation__slurm_account"]
     list_select_related = ["provider", "resource", "allocation__project"]
     show_full_result_count = False  # a big table: no second COUNT(*) per page
-    # The usage workflow adds its Slurm ``sacct`` import (an upload) to this admin.
+    # Slurm ``sacct`` import: an upload page (``compute.staff_views.admin_slurm_import``) linked from the list.
+    change_list_template = "compute/staff/admin_usage_changelist.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "import-sacct/",
+                self.admin_site.admin_view(self.slurm_import_view),
+                name="compute_usagerecord_import_sacct",
+            ),
+            *super().get_urls(),
+        ]
+
+    def slurm_import_view(self, request):
+        from .staff_views import admin_slurm_import
+
+        return admin_slurm_import(self, request)
 
     millicredits_credits = _credits_column("millicredits", "Credits")
 

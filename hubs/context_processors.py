@@ -1,4 +1,5 @@
-from .access import is_any_hub_staff
+from .access import active_roles, is_any_hub_staff
+from .models import Role
 
 
 def navigation(request):
@@ -8,4 +9,5 @@ def navigation(request):
     return {
         "unread_count": user.notifications.filter(read_at__isnull=True).count(),
         "nav_is_staff": is_any_hub_staff(user),
+        "nav_is_reviewer": any(role != Role.MEMBER for role in active_roles(user).values()),
     }
