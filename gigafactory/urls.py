@@ -11,6 +11,7 @@ admin.site.index_title = "Hub administration"
 api_v1 = [
     path("", include("hubs.api_urls")),
     path("", include("compute.api_urls")),
+    path("", include("compute.workflow_api_urls")),
 ]
 
 urlpatterns = [
