@@ -264,11 +264,8 @@ CALL_DETAIL_EXAMPLE = {
 
 
 def _page_example(name, item):
-    return OpenApiExample(
-        name,
-        value={"count": 1, "next": None, "previous": None, "results": [item]},
-        response_only=True,
-    )
+    """drf-spectacular wraps a list example in the paginated envelope itself: give one item."""
+    return OpenApiExample(name, value=item, response_only=True)
 
 
 # --- Calls --------------------------------------------------------------------------------
