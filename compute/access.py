@@ -22,14 +22,18 @@ from hubs.access import is_hub_staff, staff_hub_ids
 
 from .models import (
     OPEN_STATUSES,
+    Allocation,
     Application,
     AppStatus,
+    Call,
+    ComputeProvider,
     Project,
     ProjectMember,
     ProjectRole,
     Review,
     ReviewStatus,
     Track,
+    UsageRecord,
 )
 
 EDITABLE_STATUSES = (AppStatus.DRAFT, AppStatus.CHANGES_REQUESTED)
@@ -211,3 +215,41 @@ def reviews_missing(application) -> int:
         return 0
     done = application.reviews.filter(status=ReviewStatus.SUBMITTED).count()
     return max(0, application.call.min_reviewers - done)
+
+
+# --- Allocations and usage --------------------------------------------------------------------
+
+
+def _allocation_scope(qs, user, api_key, *, via=""):
+    """Narrow ``qs`` (allocations, or rows reached through ``via`` = "allocation__") to what the
+    caller may read: a partner key, allocations whose call may run on one of its providers'
+    resources; a person, their projects' allocations and every allocation of the hubs they run
+    (a personal key narrows this to the key's hub)."""
+    if api_key is not None and api_key.partner_id is not None:
+        calls = Call.eligible_resources.through.objects.filter(
+            computeresource__provider__partner_id=api_key.partner_id
+        ).values("call_id")
+        return qs.filter(**{f"{via}call_id__in": calls})
+    if not user.is_authenticated:
+        return qs.none()
+    if api_key is not None:
+        qs = qs.filter(Q(**{f"{via}hub_id": api_key.hub_id}) | Q(**{f"{via}project__hub_id": api_key.hub_id}))
+    staff_ids = staff_hub_ids(user, api_key)
+    if staff_ids is None:
+        return qs
+    visible = Q(**{f"{via}project__in": _project_ids_of(user)})
+    if staff_ids:
+        visible |= Q(**{f"{via}hub_id__in": staff_ids})
+    return qs.filter(visible)
+
+
+def allocations_visible_to(user, api_key=None) -> QuerySet:
+    return _allocation_scope(Allocation.objects.all(), user, api_key)
+
+
+def usage_records_visible_to(user, api_key=None) -> QuerySet:
+    """As allocations, except that a partner key reads only its own providers' records."""
+    if api_key is not None and api_key.partner_id is not None:
+        providers = ComputeProvider.objects.filter(partner_id=api_key.partner_id).values("pk")
+        return UsageRecord.objects.filter(provider__in=providers)
+    return _allocation_scope(UsageRecord.objects.all(), user, api_key, via="allocation__")

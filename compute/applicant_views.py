@@ -58,7 +58,6 @@ from .models import (
     ReviewStatus,
     ScreeningResult,
     Track,
-    TransactionKind,
     UsageRecord,
     credits,
 )
@@ -107,55 +106,6 @@ def _error_text(exc) -> str:
     if isinstance(exc, InvalidTransition):
         return exc.message
     return str(exc)
-
-
-# --- Ledger figures -------------------------------------------------------------------------
-
-
-def _balance_of(kind):
-    return Coalesce(
-        Subquery(
-            Account.objects.filter(allocation=OuterRef("pk"), kind=kind).values("balance")[:1],
-            output_field=BigIntegerField(),
-        ),
-        Value(0),
-        output_field=BigIntegerField(),
-    )
-
-
-def with_ledger_figures(qs):
-    """Annotate allocations with ``balance_millicredits`` (the allocation account's balance),
-    ``used_millicredits`` (usage debited from the allocation and its overage account) and
-    ``overage_millicredits`` (usage beyond the allocation), straight from the ledger."""
-    used = Subquery(
-        Entry.objects.filter(
-            account__allocation=OuterRef("pk"),
-            account__kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE],
-            transaction__kind=TransactionKind.USAGE,
-        )
-        .order_by()
-        .values("account__allocation")
-        .annotate(total=Sum("amount"))
-        .values("total")[:1],
-        output_field=BigIntegerField(),
-    )
-    return qs.annotate(
-        balance_millicredits=_balance_of(AccountKind.ALLOCATION),
-        overage_balance=_balance_of(AccountKind.OVERAGE),
-        used_negative=Coalesce(used, Value(0), output_field=BigIntegerField()),
-    )
-
-
-def _decorate_allocation(allocation):
-    allocation.used_millicredits = -allocation.used_negative
-    allocation.overage_millicredits = -allocation.overage_balance
-    granted = allocation.granted_millicredits
-    allocation.used_percent = round(100 * allocation.used_millicredits / granted) if granted else 0
-    allocation.granted_credits = credits(granted)
-    allocation.used_credits = credits(allocation.used_millicredits)
-    allocation.balance_credits = credits(allocation.balance_millicredits)
-    allocation.overage_credits = credits(allocation.overage_millicredits)
-    return allocation
 
 
 # --- Projects -------------------------------------------------------------------------------
@@ -300,8 +250,8 @@ def _project_context(request, project, *, member_form=None):
         Application.objects.filter(project=project).select_related("call")[: PROJECT_APPLICATIONS_SHOWN + 1]
     )
     allocations = [
-        _decorate_allocation(a)
-        for a in with_ledger_figures(
+        selectors.decorate_allocation(a)
+        for a in selectors.with_ledger_figures(
             Allocation.objects.filter(project=project).select_related("call", "application")
         ).order_by("-starts_on", "-pk")
     ]
@@ -882,9 +832,9 @@ def application_detail(request, pk):
         )
     allocation = None
     if application.status == AppStatus.APPROVED:
-        allocation = with_ledger_figures(Allocation.objects.filter(application=application)).first()
+        allocation = selectors.with_ledger_figures(Allocation.objects.filter(application=application)).first()
         if allocation is not None:
-            _decorate_allocation(allocation)
+            selectors.decorate_allocation(allocation)
     context = {
         "application": application,
         "call": application.call,

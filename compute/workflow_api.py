@@ -24,7 +24,6 @@ import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
     Count,
     IntegerField,
@@ -32,7 +31,6 @@ from django.db.models import (
     Prefetch,
     Q,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -53,13 +51,11 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, api_key_of
-from hubs.access import staff_hub_ids
 from hubs.models import Hub, MembershipStatus, Organisation, User
 
 from . import access, selectors, services
 from .api import CreditsField, HubRefSerializer, ProviderRefSerializer, RubricCriterionSerializer
 from .models import (
-    Account,
     AccountKind,
     Allocation,
     AllocationStatus,
@@ -805,52 +801,9 @@ def _staff_application(request, pk) -> Application:
     return access.application_for_staff(request.user, pk, api_key=api_key_of(request))
 
 
-def with_ledger_figures(qs):
-    """Annotate allocations with ``balance_millicredits`` (the allocation account's balance),
-    ``overage_millicredits`` (usage beyond the grant) and ``used_millicredits`` (usage debited
-    from both), straight from the ledger: correlated subqueries, so no extra query per row."""
-
-    def balance_of(kind):
-        return Coalesce(
-            Subquery(
-                Account.objects.filter(allocation=OuterRef("pk"), kind=kind).values("balance")[:1],
-                output_field=BigIntegerField(),
-            ),
-            Value(0),
-            output_field=BigIntegerField(),
-        )
-
-    used = Subquery(
-        Entry.objects.filter(
-            account__allocation=OuterRef("pk"),
-            account__kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE],
-            transaction__kind=TransactionKind.USAGE,
-        )
-        .order_by()
-        .values("account__allocation")
-        .annotate(total=Sum("amount"))
-        .values("total")[:1],
-        output_field=BigIntegerField(),
-    )
-    return qs.annotate(
-        balance_millicredits=balance_of(AccountKind.ALLOCATION),
-        overage_balance=balance_of(AccountKind.OVERAGE),
-        used_negative=Coalesce(used, Value(0), output_field=BigIntegerField()),
-    )
-
-
-def _decorate_allocation(allocation):
-    """Turn ``with_ledger_figures``' annotations into the serializer's attributes."""
-    allocation.used_millicredits = -allocation.used_negative
-    allocation.overage_millicredits = -allocation.overage_balance
-    granted = allocation.granted_millicredits
-    allocation.used_percent = round(100 * allocation.used_millicredits / granted) if granted else 0
-    return allocation
-
-
 def _allocation_rows(qs):
     return (
-        with_ledger_figures(qs)
+        selectors.with_ledger_figures(qs)
         .select_related("project", "call", "hub")
         .prefetch_related(Prefetch("call__eligible_resources", queryset=ComputeResource.objects.order_by("name", "pk")))
     )
@@ -884,7 +837,7 @@ def _application_detail(request, application) -> dict:
     if application.status == AppStatus.APPROVED:
         allocation = _allocation_rows(Allocation.objects.filter(application=application)).first()
         if allocation is not None:
-            _decorate_allocation(allocation)
+            selectors.decorate_allocation(allocation)
     application.api_allocation = allocation
     actions = []
     if access.can_edit(user, application):
@@ -1468,32 +1421,7 @@ class ReviewDeclineView(APIView):
 
 
 def allocations_visible(request):
-    """Allocations the caller may read.
-
-    - a partner key: allocations whose call may run on a resource of one of the partner's
-      compute providers;
-    - a person: allocations of their projects, and every allocation of the hubs they run;
-      a personal key narrows this to the key's hub.
-    """
-    qs = Allocation.objects.all()
-    partner = _partner_key(request)
-    if partner is not None:
-        calls = Call.eligible_resources.through.objects.filter(
-            computeresource__provider__partner_id=partner.partner_id
-        ).values("call_id")
-        return qs.filter(call_id__in=calls)
-    user, key = request.user, api_key_of(request)
-    if not user.is_authenticated:
-        return qs.none()
-    if key is not None:
-        qs = qs.filter(Q(hub_id=key.hub_id) | Q(project__hub_id=key.hub_id))
-    staff_ids = staff_hub_ids(user, key)
-    if staff_ids is None:
-        return qs
-    visible = Q(project__in=_own_project_ids(user))
-    if staff_ids:
-        visible |= Q(hub_id__in=staff_ids)
-    return qs.filter(visible)
+    return access.allocations_visible_to(request.user, api_key_of(request))
 
 
 class AllocationFilter(django_filters.FilterSet):
@@ -1524,7 +1452,7 @@ class AllocationListView(generics.ListAPIView):
         page = super().paginate_queryset(queryset)
         if page is not None:
             for allocation in page:
-                _decorate_allocation(allocation)
+                selectors.decorate_allocation(allocation)
         return page
 
     @extend_schema(
@@ -1551,7 +1479,7 @@ class AllocationDetailView(APIView):
 
     def get(self, request, pk):
         allocation = get_object_or_404(_allocation_rows(allocations_visible(request)), pk=pk)
-        return Response(AllocationSerializer(_decorate_allocation(allocation)).data)
+        return Response(AllocationSerializer(selectors.decorate_allocation(allocation)).data)
 
 
 class StatementEntrySerializer(serializers.ModelSerializer):
@@ -1642,25 +1570,7 @@ class AllocationStatementView(generics.ListAPIView):
 
 
 def usage_visible(request):
-    """Usage records the caller may read: a partner key, its providers' records; a person,
-    the records of their projects' allocations and of every allocation of the hubs they run
-    (a personal key narrows this to the key's hub)."""
-    qs = UsageRecord.objects.all()
-    partner = _partner_key(request)
-    if partner is not None:
-        return qs.filter(provider__in=ComputeProvider.objects.filter(partner_id=partner.partner_id).values("pk"))
-    user, key = request.user, api_key_of(request)
-    if not user.is_authenticated:
-        return qs.none()
-    if key is not None:
-        qs = qs.filter(Q(allocation__hub_id=key.hub_id) | Q(allocation__project__hub_id=key.hub_id))
-    staff_ids = staff_hub_ids(user, key)
-    if staff_ids is None:
-        return qs
-    visible = Q(allocation__project__in=_own_project_ids(user))
-    if staff_ids:
-        visible |= Q(allocation__hub_id__in=staff_ids)
-    return qs.filter(visible)
+    return access.usage_records_visible_to(request.user, api_key_of(request))
 
 
 class UsagePagination(pagination.BasePagination):
