@@ -54,6 +54,11 @@ INSTALLED_APPS = [
     "compute",
     "pilots",
     "compliance",
+    "assurance",
+    "clinics",
+    "events",
+    "network",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

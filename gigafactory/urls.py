@@ -12,6 +12,13 @@ api_v1 = [
     path("", include("hubs.api_urls")),
     path("", include("compute.api_urls")),
     path("", include("compute.workflow_api_urls")),
+    path("", include("compliance.api_urls")),
+    path("", include("assurance.api_urls")),
+    path("", include("pilots.api_urls")),
+    path("", include("clinics.api_urls")),
+    path("", include("events.api_urls")),
+    path("", include("network.api_urls")),
+    path("", include("webhooks.api_urls")),
 ]
 
 urlpatterns = [
@@ -24,5 +31,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("compute.urls")),
+    path("", include("compliance.urls")),
+    path("", include("assurance.urls")),
+    path("", include("pilots.urls")),
+    path("", include("clinics.urls")),
+    path("", include("events.urls")),
+    path("", include("network.urls")),
+    path("", include("webhooks.urls")),
     path("", include("hubs.urls")),
 ]

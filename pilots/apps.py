@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class PilotsConfig(AppConfig):
     name = "pilots"
-    verbose_name = "Pilots, clinics and events"
+    verbose_name = "Pilots and case studies"

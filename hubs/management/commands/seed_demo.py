@@ -7,7 +7,17 @@ from django.core.management.base import BaseCommand
 from hubs.models import Hub
 
 # Each app with demo data has a ``demo`` module with ``seed(log)`` (and optionally ``logins()``).
-SEEDERS = ["hubs.demo", "compute.demo", "compliance.demo", "pilots.demo"]
+SEEDERS = [
+    "hubs.demo",
+    "compute.demo",
+    "compliance.demo",
+    "assurance.demo",
+    "pilots.demo",
+    "clinics.demo",
+    "events.demo",
+    "network.demo",
+    "webhooks.demo",
+]
 
 
 class Command(BaseCommand):
