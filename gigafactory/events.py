@@ -6,6 +6,11 @@ change never announces itself. Listeners must be quick: they enqueue Celery task
 
 Listeners register in their app's ``AppConfig.ready()`` with ``listen(handler)``; a handler takes
 one ``Event``.
+
+Payload convention (network news and webhook receivers read it): ids of the objects concerned
+(``"pilot": 12``), plus ``"title"`` (one human line, e.g. the pilot's title) and ``"url"`` (the
+page's path, e.g. ``pilot.get_absolute_url()``) when there is a page, and ``"summary"`` for news.
+Never put secrets or personal data beyond names in a payload: it leaves the portal by webhook.
 """
 
 import logging
@@ -29,6 +34,7 @@ EVENT_TYPES: dict[str, str] = {
     "allocation.expired": "An allocation expired and its balance returned to the call",
     "pilot.published": "A pilot was published as a case study",
     "pilot.adapted": "A case study was adapted by another hub",
+    "case_study.published": "A case study was published to the network showcase",
     "lesson.learned": "A hub shared a lesson learned",
     "announcement.posted": "A hub posted an announcement to the network",
     "event.announced": "An event (demo day, training, workshop) was announced",
@@ -40,6 +46,21 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 
+# Events about the network's public life: an endpoint or subscriber anywhere in the network may
+# receive them. Every other type stays inside the hub it happened in.
+PUBLIC_EVENT_TYPES = frozenset(
+    {
+        "call.opened",
+        "pilot.published",
+        "pilot.adapted",
+        "case_study.published",
+        "lesson.learned",
+        "announcement.posted",
+        "event.announced",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Event:
     type: str
@@ -48,6 +69,28 @@ class Event:
     sector: str = ""
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: datetime = field(default_factory=timezone.now)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form, for Celery task arguments."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "hub_id": self.hub_id,
+            "payload": self.payload,
+            "sector": self.sector,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Event":
+        return cls(
+            type=data["type"],
+            hub_id=data.get("hub_id"),
+            payload=data.get("payload") or {},
+            sector=data.get("sector") or "",
+            id=data["id"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        )
 
 
 Handler = Callable[[Event], None]
