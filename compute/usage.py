@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from gigafactory.audit import audit_record
 from gigafactory.errors import InvalidTransition
+from gigafactory.events import emit
 from hubs.models import STAFF_ROLES, MembershipStatus, User
 
 from . import ledger
@@ -620,6 +621,7 @@ def usage_thresholds_check(*, allocation_ids) -> None:
                     url=_project_url(project),
                     dedupe_key=f"allocation:{allocation.pk}:used100",
                 )
+                _emit_threshold(allocation, 100, used=used, over_limit=False)
         elif remaining * 5 <= granted and _claim(allocation, "notified_80_at", now):
             notify(
                 users=_project_people(project),
@@ -629,8 +631,26 @@ def usage_thresholds_check(*, allocation_ids) -> None:
                 url=_project_url(project),
                 dedupe_key=f"allocation:{allocation.pk}:used80",
             )
+            _emit_threshold(allocation, 80, used=used, over_limit=False)
         if overage > 0:
             notify_provider_overuse(allocation)
+
+
+def _emit_threshold(allocation: Allocation, threshold: int, *, used: int, over_limit: bool) -> None:
+    emit(
+        "allocation.usage_threshold",
+        hub=allocation.hub_id,
+        payload={
+            "allocation": allocation.pk,
+            "project": allocation.project_id,
+            "title": str(allocation.project),
+            "threshold": threshold,
+            "over_limit": over_limit,
+            "used_millicredits": used,
+            "granted_millicredits": allocation.granted_millicredits,
+            "slurm_account": allocation.slurm_account,
+        },
+    )
 
 
 def notify_provider_overuse(allocation: Allocation) -> bool:
@@ -668,6 +688,8 @@ def notify_provider_overuse(allocation: Allocation) -> bool:
         url=_project_url(allocation.project),
         dedupe_key=f"allocation:{allocation.pk}:overuse",
     )
+    # Partner systems (the providers) hear it by webhook, so they can stop the jobs.
+    _emit_threshold(allocation, 100, used=used, over_limit=True)
     return True
 
 
@@ -723,6 +745,19 @@ def allocation_expire(*, allocation: Allocation, acting_user=None) -> Allocation
         ),
         url=_project_url(project),
         dedupe_key=f"allocation:{allocation.pk}:expired",
+    )
+    emit(
+        "allocation.expired",
+        hub=allocation.hub_id,
+        payload={
+            "allocation": allocation.pk,
+            "project": allocation.project_id,
+            "title": str(project),
+            "ends_on": allocation.ends_on.isoformat(),
+            "granted_millicredits": allocation.granted_millicredits,
+            "returned_millicredits": unused,
+            "slurm_account": allocation.slurm_account,
+        },
     )
     return allocation
 
