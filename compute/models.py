@@ -548,3 +548,19 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.external_id} ({self.gpu_seconds / 3600:.1f} GPU-h)"
+
+
+class CallUsage(models.Model):
+    """GPU usage charged to a call's allocations (allocation and overage accounts), kept by the
+    database: a trigger on ``compute_entry`` adds every ``usage`` transaction's debits as the
+    entries are inserted (migration 0004). Nothing in Python writes it; it lets a list of calls
+    show "used" without summing millions of entries on every page view."""
+
+    call = models.OneToOneField(Call, primary_key=True, on_delete=models.CASCADE, related_name="usage_total")
+    used_millicredits = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "call usage totals"
+
+    def __str__(self):
+        return f"{credits(self.used_millicredits)} used in {self.call_id}"

@@ -10,18 +10,22 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from compute import ledger, selectors, views
 from compute.models import (
     MILLI,
+    AccountKind,
     Allocation,
     Application,
     AppStatus,
     Call,
+    CallUsage,
     ComputeProvider,
     ComputeResource,
+    Entry,
     FundingSource,
     Project,
     Track,
@@ -541,3 +545,29 @@ def test_apply_button_needs_both_the_service_and_the_form_view(client, hub, monk
     monkeypatch.delattr(services, "application_create")
     assert views.applications_enabled() is False
     assert 'data-testid="apply"' not in client.get(call.get_absolute_url()).content.decode()
+
+
+def test_the_call_usage_total_kept_by_the_database_equals_the_usage_entries(hub):
+    """``CallUsage`` is written by a trigger only; it must equal the usage debits of the call's
+    allocation and overage accounts, whatever mix of usage, overage and expiry happened."""
+    first_call, second_call = make_call(hub, title="First"), make_call(hub, title="Second")
+    fund(first_call, 1000 * MILLI)
+    fund(second_call, 1000 * MILLI)
+    a, b = grant(first_call, 100 * MILLI), grant(second_call, 50 * MILLI)
+    use(a, 30 * MILLI)
+    use(a, 70 * MILLI, beyond=10 * MILLI)
+    use(b, 7 * MILLI)
+
+    def from_entries(call):
+        return -(
+            Entry.objects.filter(
+                account__kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE],
+                account__allocation__call=call,
+                transaction__kind=TransactionKind.USAGE,
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+
+    totals = dict(CallUsage.objects.values_list("call_id", "used_millicredits"))
+    assert totals == {first_call.pk: from_entries(first_call), second_call.pk: from_entries(second_call)}
+    assert totals == {first_call.pk: 110 * MILLI, second_call.pk: 7 * MILLI}

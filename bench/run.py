@@ -1,0 +1,549 @@
+"""Measure the portal on the scale database (``bench/seed_scale.py``) and print one table.
+
+    python bench/run.py                 # everything
+    python bench/run.py --only pages    # pages, ingest, decisions, http, memory (comma-separated)
+    python bench/run.py --write-docs    # also write docs/benchmarks.md
+
+For every key page and API list: the number of SQL queries, the median and p95 latency
+in-process (Django's test client, no network), the same for a bare baseline view that runs the
+page's main (most expensive) SQL statement and returns its rows as JSON, and the ratio of the two.
+Then the same pages over HTTP against gunicorn (2 workers) with concurrent clients. Then the
+throughputs: usage ingest through the API, and screening + decision of fast-lane applications
+with one and with two Celery worker processes on Redis. Then the resident memory of the gunicorn
+workers after 1,000 and after 10,000 requests.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+from bench.common import ROOT, median, percentile, setup_django, table
+from bench.seed_scale import PARTNER_KEYS_FILE, STAFF_EMAIL
+
+BASELINE_FILE = Path(__file__).resolve().parent / ".baseline_sql.json"
+PORT = 8765
+VENV_BIN = Path(sys.executable).parent
+
+
+class Page:
+    def __init__(self, name, path, who, *, api=False):
+        self.name, self.path, self.who, self.api = name, path, who, api
+
+
+def logins():
+    """``{who: (session cookie or None, api key or None)}`` for the roles the pages need."""
+    from django.test import Client
+
+    from compute.models import Allocation
+    from hubs.models import User
+
+    staff = User.objects.get(email=STAFF_EMAIL.format(slug="lyon"))
+    allocation = Allocation.objects.filter(hub__slug="lyon").order_by("pk").select_related("project").first()
+    applicant = allocation.project.pi
+    keys = dict(line.split(" ", 1) for line in PARTNER_KEYS_FILE.read_text().splitlines() if line)
+    out = {"anonymous": (None, None), "partner": (None, keys["lyon"])}
+    for who, user in (("staff", staff), ("applicant", applicant)):
+        client = Client()
+        client.force_login(user)
+        out[who] = (client.cookies["sessionid"].value, None)
+    return out, allocation
+
+
+def key_pages(allocation) -> list[Page]:
+    from django.urls import NoReverseMatch, reverse
+
+    pages = [
+        Page("Staff queue (waiting)", reverse("compute:staff_queue") + "?status=waiting", "staff"),
+        Page("Applicant dashboard", reverse("hubs:dashboard"), "applicant"),
+        Page(
+            "Project page with usage chart",
+            reverse("compute:project_detail", args=[allocation.project_id]),
+            "applicant",
+        ),
+        Page(
+            "Application detail",
+            reverse("compute:application_detail", args=[allocation.application_id]),
+            "applicant",
+        ),
+        Page("My applications", reverse("compute:application_list"), "applicant"),
+        Page("Calls (public)", reverse("compute:call_list"), "anonymous"),
+        Page("API applications, 100 per page", "/api/v1/applications/?page_size=100", "partner", api=True),
+        Page("API allocations, 100 per page", "/api/v1/allocations/?page_size=100", "partner", api=True),
+        Page("API usage records, 100 per page", "/api/v1/usage-records/?page_size=100", "partner", api=True),
+    ]
+    for name, url_name in (("Showcase", "pilots:showcase"), ("Network statistics", "pilots:statistics")):
+        try:
+            pages.append(Page(name, reverse(url_name), "anonymous"))
+        except NoReverseMatch:
+            print(f"  ({name}: no such page yet, skipped)")
+    return pages
+
+
+def _client_get(client, page, auth):
+    session, key = auth
+    client.cookies.clear()
+    extra = {}
+    if session:
+        client.cookies["sessionid"] = session
+    if key:
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client.get(page.path, **extra)
+
+
+def measure_in_process(pages, auth, repeat):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    rows, baselines = [], {}
+    for page in pages:
+        with CaptureQueriesContext(connection) as captured:
+            response = _client_get(client, page, auth[page.who])
+        if response.status_code != 200:
+            raise SystemExit(f"{page.name}: {page.path} answered {response.status_code}")
+        main_sql = max(captured.captured_queries, key=lambda q: float(q["time"]))["sql"]
+        baselines[page.name] = main_sql
+        for _ in range(3):
+            _client_get(client, page, auth[page.who])
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            _client_get(client, page, auth[page.who])
+            times.append((time.perf_counter() - start) * 1000)
+        rows.append({"page": page, "queries": len(captured), "median": median(times), "p95": percentile(times, 95)})
+    BASELINE_FILE.write_text(json.dumps({slug(n): sql for n, sql in baselines.items()}))
+    from bench import urls as bench_urls
+
+    bench_urls._statements.cache_clear()
+    for row in rows:
+        path = f"/bench/baseline/{slug(row['page'].name)}/"
+        for _ in range(3):
+            client.get(path)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, path
+        row["base_median"] = median(times)
+        row["base_p95"] = percentile(times, 95)
+    return rows
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+# --- HTTP against gunicorn ------------------------------------------------------------------
+
+
+def start_gunicorn(workers=2):
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings", PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "gigafactory.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise SystemExit("gunicorn did not start")
+    return process
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def http_get(path, auth, timeout=60):
+    session, key = auth
+    headers = {"Host": "127.0.0.1"}
+    if session:
+        headers["Cookie"] = f"sessionid={session}"
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    start = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    conn.close()
+    return response.status, elapsed
+
+
+def load(path, auth, *, requests, clients):
+    """``requests`` GETs of ``path`` from ``clients`` threads; returns (latencies ms, errors, seconds)."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker():
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            try:
+                status, ms = http_get(path, auth)
+            except OSError as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            with lock:
+                (latencies if status == 200 else errors).append(ms if status == 200 else status)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors, time.perf_counter() - start
+
+
+def measure_http(rows, auth, *, requests, clients):
+    for row in rows:
+        page = row["page"]
+        load(page.path, auth[page.who], requests=4, clients=2)
+        latencies, errors, seconds = load(page.path, auth[page.who], requests=requests, clients=clients)
+        if errors:
+            raise SystemExit(f"{page.name} over HTTP: {len(errors)} errors, e.g. {errors[:3]}")
+        row["http_median"], row["http_p95"] = median(latencies), percentile(latencies, 95)
+        row["http_rps"] = requests / seconds
+        base = f"/bench/baseline/{slug(page.name)}/"
+        load(base, (None, None), requests=4, clients=2)
+        latencies, errors, _ = load(base, (None, None), requests=requests, clients=clients)
+        row["http_base_median"] = median(latencies)
+
+
+def worker_rss_kb(gunicorn) -> list[int]:
+    children = subprocess.run(
+        ["pgrep", "-P", str(gunicorn.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))))
+    return sorted(sizes)
+
+
+def measure_memory(gunicorn, pages, auth, *, total=10_000, clients=4):
+    """RSS of each worker after 1,000 and after ``total`` requests cycling through the pages."""
+    cheap = [p for p in pages if p.name.startswith(("API allocations", "Application detail", "Calls"))] or pages
+    readings = {}
+    done = 0
+    for checkpoint in (1_000, total):
+        while done < checkpoint:
+            page = cheap[(done // 100) % len(cheap)]
+            load(page.path, auth[page.who], requests=100, clients=clients)
+            done += 100
+        readings[checkpoint] = worker_rss_kb(gunicorn)
+    return readings
+
+
+# --- Throughputs ----------------------------------------------------------------------------
+
+
+def measure_ingest(auth, *, batches=10, size=10_000):
+    """Usage records per second through ``POST /api/v1/usage-records/`` (10,000 per request)."""
+    from compute.models import Allocation
+
+    allocations = list(
+        Allocation.objects.filter(hub__slug="lyon", status="active")
+        .order_by("pk")
+        .values_list("pk", "application__resource_requests__resource_id")[:1000]
+    )
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    now = datetime.now(UTC).replace(microsecond=0)
+    payloads = []
+    for b in range(batches):
+        records = []
+        for i in range(size):
+            allocation, resource = allocations[(b * size + i) % len(allocations)]
+            start = now - timedelta(hours=2, seconds=i)
+            records.append(
+                {
+                    "resource": resource,
+                    "allocation": allocation,
+                    "external_id": f"ingest-{run_id}-{b}-{i}",
+                    "user": "bench",
+                    "gpu_seconds": 60 + i % 600,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(minutes=30)).isoformat(),
+                }
+            )
+        payloads.append(json.dumps({"records": records}).encode())
+    key = auth["partner"][1]
+    started = time.perf_counter()
+    for body in payloads:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+        conn.request(
+            "POST",
+            "/api/v1/usage-records/",
+            body=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Host": "127.0.0.1"},
+        )
+        response = conn.getresponse()
+        answer = response.read()
+        if response.status != 201 or json.loads(answer)["created"] != size:
+            raise SystemExit(f"ingest answered {response.status}: {answer[:300]!r}")
+    seconds = time.perf_counter() - started
+    return batches * size / seconds, batches * size, seconds
+
+
+def measure_decisions(*, count, processes):
+    """Fast-lane applications screened and decided per second by ``processes`` worker processes."""
+    from django.db import connection
+
+    from compute import services
+    from compute.models import Application, Call, ResourceRequest
+    from gigafactory.celery import app as celery_app
+
+    call = Call.objects.get(slug="lyon-fast-lane")
+    resource = call.eligible_resources.order_by("pk").first()
+    applicants = list(
+        Application.objects.filter(call=call, status="approved").select_related("project", "applicant")[:count]
+    )
+    drafts = []
+    for i, template in enumerate(applicants):
+        drafts.append(
+            Application(
+                project=template.project,
+                call=call,
+                hub=call.hub,
+                applicant=template.applicant,
+                title=f"Decision benchmark {processes}-{i}",
+                abstract="Fine-tuning a model.",
+                civilian_use=True,
+                status="draft",
+            )
+        )
+    Application.objects.bulk_create(drafts)
+    ResourceRequest.objects.bulk_create(
+        [ResourceRequest(application=a, resource=resource, gpu_hours=10) for a in drafts]
+    )
+    celery_app.control.purge()
+    for application in drafts:
+        services.application_submit(application=application, acting_user=application.applicant)
+    ids = [a.pk for a in drafts]
+    connection.close()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings", PYTHONPATH=str(ROOT))
+    worker = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "gigafactory",
+            "worker",
+            "--concurrency",
+            str(processes),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            left = Application.objects.filter(pk__in=ids, decided_at__isnull=True).count()
+            if left == 0:
+                break
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"decisions: {left} of {count} still undecided after 15 minutes")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+    decided = Application.objects.filter(pk__in=ids)
+    times = sorted(decided.values_list("decided_at", flat=True))
+    approved = decided.filter(status="approved").count()
+    # From the first decision to the last: worker start-up is not counted.
+    seconds = (times[-1] - times[0]).total_seconds()
+    return (count - 1) / seconds, approved, seconds
+
+
+# --- Report ---------------------------------------------------------------------------------
+
+
+def fmt(ms):
+    return f"{ms:.1f}"
+
+
+def report(rows, extra, machine) -> str:
+    lines = [f"Measured {machine['when']} on {machine['desc']}.", ""]
+    if rows:
+        headers = ["Page or endpoint", "Queries", "Median ms", "p95 ms", "Baseline median ms", "Ratio"]
+        has_http = "http_median" in rows[0]
+        if has_http:
+            headers += ["HTTP median ms", "HTTP p95 ms", "HTTP req/s", "HTTP baseline median ms", "HTTP ratio"]
+        body = []
+        for r in rows:
+            line = [
+                r["page"].name,
+                r["queries"],
+                fmt(r["median"]),
+                fmt(r["p95"]),
+                fmt(r["base_median"]),
+                f"{r['median'] / r['base_median']:.1f}x",
+            ]
+            if has_http:
+                line += [
+                    fmt(r["http_median"]),
+                    fmt(r["http_p95"]),
+                    f"{r['http_rps']:.0f}",
+                    fmt(r["http_base_median"]),
+                    f"{r['http_median'] / r['http_base_median']:.1f}x",
+                ]
+            body.append(line)
+        lines += [table(headers, body), ""]
+    if extra:
+        lines += [table(["Measure", "Result"], [[k, v] for k, v in extra.items()]), ""]
+    return "\n".join(lines)
+
+
+def machine_description() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line))
+    return {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "desc": (
+            f"{os.cpu_count()} CPU cores, {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}, "
+            f"PostgreSQL {pg.split()[0]}, Redis on 127.0.0.1"
+        ),
+    }
+
+
+def data_shape() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT (SELECT COUNT(*) FROM hubs_hub), (SELECT COUNT(*) FROM hubs_user),
+                      (SELECT COUNT(*) FROM compute_application),
+                      (SELECT COUNT(*) FROM compute_application WHERE status = 'in_review'),
+                      (SELECT COUNT(*) FROM compute_allocation), (SELECT COUNT(*) FROM compute_usagerecord)"""
+        )
+        h, u, a, w, al, r = cursor.fetchone()
+    return (
+        f"{h} hubs, {u:,} users, {a:,} applications ({w:,} waiting for staff), {al:,} allocations, {r:,} usage records"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="pages,http,memory,ingest,decisions")
+    parser.add_argument("--repeat", type=int, default=30, help="timed requests per page in-process")
+    parser.add_argument("--http-requests", type=int, default=200, help="requests per page over HTTP")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--decisions", type=int, default=1000, help="fast-lane applications per worker run")
+    parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    setup_django()
+    machine = machine_description()
+    shape = data_shape()
+    print(f"Data: {shape}")
+    auth, allocation = logins()
+    pages = key_pages(allocation)
+    rows, extra = [], {}
+    if "pages" in parts:
+        print("Pages in-process …", flush=True)
+        rows = measure_in_process(pages, auth, args.repeat)
+    if parts & {"http", "memory", "ingest"}:
+        gunicorn = start_gunicorn()
+        try:
+            if "http" in parts and rows:
+                print(f"Pages over HTTP (gunicorn, 2 workers, {args.clients} clients) …", flush=True)
+                measure_http(rows, auth, requests=args.http_requests, clients=args.clients)
+            if "ingest" in parts:
+                print("Usage ingest through the API …", flush=True)
+                rate, n, seconds = measure_ingest(auth)
+                extra["Usage ingest through the API (10,000 records per request)"] = (
+                    f"{rate:,.0f} records/s ({n:,} records in {seconds:.1f} s)"
+                )
+            if "memory" in parts:
+                print(f"Worker memory over {args.memory_requests:,} requests …", flush=True)
+                readings = measure_memory(gunicorn, pages, auth, total=args.memory_requests, clients=args.clients)
+                for checkpoint, sizes in readings.items():
+                    extra[f"gunicorn worker RSS after {checkpoint:,} requests"] = ", ".join(
+                        f"{kb / 1024:.0f} MiB" for kb in sizes
+                    )
+        finally:
+            stop(gunicorn)
+    if "decisions" in parts:
+        for processes in (1, 2):
+            print(f"Fast-lane decisions with {processes} worker process(es) …", flush=True)
+            rate, approved, seconds = measure_decisions(count=args.decisions, processes=processes)
+            extra[f"Fast-lane screening + decision, {processes} worker process(es)"] = (
+                f"{rate:,.0f} applications/s ({args.decisions:,} in {seconds:.1f} s, {approved:,} approved)"
+            )
+    text = report(rows, extra, machine)
+    print()
+    print(f"Data: {shape}\n")
+    print(text)
+    if args.write_docs:
+        write_docs(text, shape, args)
+    return 0
+
+
+def write_docs(text, shape, args):
+    path = ROOT / "docs" / "benchmarks.md"
+    path.parent.mkdir(exist_ok=True)
+    command = (
+        "make bench"
+        if args.only == "pages,http,memory,ingest,decisions"
+        else "python bench/run.py " + " ".join(sys.argv[1:])
+    )
+    path.write_text(
+        "# Benchmarks\n\n"
+        "Figures from one run of `make bench` (seed with `bench/seed_scale.py`, then measure with `bench/run.py`); "
+        "they are replaced by the next run, never edited by hand.\n\n"
+        f"Command: `{command}`\n\nData: {shape}.\n\n" + text + "\n"
+    )
+    print(f"Wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
