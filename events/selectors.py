@@ -1,0 +1,64 @@
+"""Reads for event pages and the API, with joins and counts applied (query counts do not grow with rows)."""
+
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import access
+from .models import Registration, RegistrationStatus
+
+R = RegistrationStatus
+
+
+def with_counts(qs):
+    return qs.annotate(
+        confirmed_count=Count("registrations", filter=Q(registrations__status=R.CONFIRMED), distinct=True),
+        waiting_count=Count("registrations", filter=Q(registrations__status=R.WAITLISTED), distinct=True),
+    )
+
+
+def event_list(*, user, q: str = "", hub: str = "", kind: str = "", when: str = "upcoming"):
+    qs = with_counts(access.public_events(user).select_related("hub"))
+    now = timezone.now()
+    if when == "upcoming":
+        qs = qs.filter(ends_at__gt=now).order_by("starts_at", "pk")
+    elif when == "past":
+        qs = qs.filter(ends_at__lte=now).order_by("-starts_at", "-pk")
+    else:
+        qs = qs.order_by("-starts_at", "-pk")
+    if hub:
+        qs = qs.filter(hub__slug=hub)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
+    return qs
+
+
+def _ahead():
+    return Subquery(
+        Registration.objects.filter(event=OuterRef("event"), status=R.WAITLISTED)
+        .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+        .order_by()
+        .values("event")
+        .annotate(c=Count("pk"))
+        .values("c"),
+        output_field=IntegerField(),
+    )
+
+
+def with_position(qs):
+    """Each registration with ``ahead``: how many people wait before it (waiting list only)."""
+    return qs.annotate(ahead=Coalesce(_ahead(), Value(0)))
+
+
+def registrations_of(user):
+    return with_position(
+        Registration.objects.filter(user=user).select_related("event", "event__hub", "pitch_slot")
+    ).order_by("-event__starts_at", "-pk")
+
+
+def registrations_of_event(event):
+    return with_position(
+        Registration.objects.filter(event=event).select_related("user", "pitch_slot", "attendance_marked_by")
+    ).order_by(Case(When(status=R.CONFIRMED, then=0), When(status=R.WAITLISTED, then=1), default=2), "created_at", "pk")
