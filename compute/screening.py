@@ -21,6 +21,7 @@ worker crash:
 3. decide, in a second transaction, guarded by the same conditional UPDATEs as staff use.
 """
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,21 +45,50 @@ class Check:
     key: str
     label: str
     run: Callable[[Application], tuple[bool, str]]
+    rejects: bool = False  # a failure rejects the application on any track (e.g. an AI Act prohibition)
+    order: int = 0  # registration order; kept when a key is registered again
 
 
 _REGISTRY: dict[str, Check] = {}
+_ORDER = itertools.count()
 
 
-def screening_check(key: str, label: str):
-    """Register ``fn(application) -> (passed, reason)`` as a screening check."""
+def screening_check(key: str, label: str, *, rejects: bool = False):
+    """Register ``fn(application) -> (passed, reason)`` as a screening check.
+
+    ``rejects=True``: when it fails, screening rejects the application whatever the track.
+    """
     if len(key) > ScreeningResult._meta.get_field("check_key").max_length:
         raise ValueError(f"Screening check key too long: {key}")
 
     def register(fn):
-        _REGISTRY[key] = Check(key=key, label=label, run=fn)
+        existing = _REGISTRY.get(key)
+        order = existing.order if existing is not None else next(_ORDER)
+        _REGISTRY[key] = Check(key=key, label=label, run=fn, rejects=rejects, order=order)
         return fn
 
     return register
+
+
+# Guards on staff approval: ``fn(application) -> str | None``, a reason to refuse. Another app
+# (the AI Act gate in compliance.screening) registers one with ``@approval_guard``.
+_APPROVAL_GUARDS: list[Callable[[Application], str | None]] = []
+
+
+def approval_guard(fn):
+    """Register ``fn(application) -> str | None``; a reason makes staff approval refuse (409)."""
+    if fn not in _APPROVAL_GUARDS:
+        _APPROVAL_GUARDS.append(fn)
+    return fn
+
+
+def approval_problem(application) -> str | None:
+    """The first reason a guard gives to refuse approving ``application`` now, or ``None``."""
+    for guard in _APPROVAL_GUARDS:
+        problem = guard(application)
+        if problem:
+            return problem
+    return None
 
 
 def unregister(key: str) -> None:
@@ -66,7 +96,7 @@ def unregister(key: str) -> None:
 
 
 def checks() -> list[Check]:
-    return list(_REGISTRY.values())
+    return sorted(_REGISTRY.values(), key=lambda check: check.order)
 
 
 # --- The checks -----------------------------------------------------------------------------
@@ -241,7 +271,8 @@ def _decide(application_id: int, screening_round: int) -> str:
                 )
                 return "in_review"
             return "approved"
-        if failed and track == Track.PLAYGROUND:
+        fatal = [r for r in failed if r.check_key in _REGISTRY and _REGISTRY[r.check_key].rejects]
+        if fatal or (failed and track == Track.PLAYGROUND):
             services.application_reject(
                 application=application, reason=f"Rejected automatically by screening. {_failures(failed)}"
             )
