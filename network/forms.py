@@ -44,8 +44,8 @@ class NewsPostForm(forms.Form):
     def __init__(self, *args, hubs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["hub"].queryset = hubs
-        if len(hubs) == 1:
-            self.fields["hub"].initial = hubs[0]
+        if hubs.count() == 1:
+            self.fields["hub"].initial = hubs.first()
 
 
 class SubscriptionForm(forms.Form):

@@ -55,8 +55,8 @@ def news_detail(request, pk):
 
 @login_required
 def news_post(request):
-    hubs = list(access.hubs_to_post_for(request.user))
-    if not hubs:
+    hubs = access.hubs_to_post_for(request.user)
+    if not hubs.exists():
         raise PermissionDenied("Only hub staff post news to the network.")
     form = NewsPostForm(request.POST or None, hubs=hubs)
     if request.method == "POST" and form.is_valid():

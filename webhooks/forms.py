@@ -26,8 +26,18 @@ class EndpointForm(forms.Form):
             del self.fields["hub"]
         else:
             self.fields["hub"].queryset = hubs
-            if len(hubs) == 1:
-                self.fields["hub"].initial = hubs[0]
+            if hubs.count() == 1:
+                self.fields["hub"].initial = hubs.first()
+
+    def clean_url(self):
+        from django.core.exceptions import ValidationError
+
+        from .services import clean_url
+
+        try:
+            return clean_url(self.cleaned_data["url"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["url"]) from exc
 
     def clean(self):
         data = super().clean()

@@ -44,8 +44,8 @@ def endpoint_list(request):
 
 @login_required
 def endpoint_create(request):
-    hubs = list(access.hubs_for_new_endpoint(request.user))
-    if not hubs:
+    hubs = access.hubs_for_new_endpoint(request.user)
+    if not hubs.exists():
         raise PermissionDenied("Webhooks are managed by hub staff.")
     form = EndpointForm(request.POST or None, hubs=hubs)
     if request.method == "POST" and form.is_valid():
