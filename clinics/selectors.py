@@ -57,7 +57,7 @@ def expert_slots(user, *, when: str = "upcoming"):
         queryset=ClinicBooking.objects.filter(status=BookingStatus.BOOKED).select_related("user"),
         to_attr="active_bookings",
     )
-    qs = ClinicSlot.objects.filter(expert=user).select_related("hub").prefetch_related(active)
+    qs = ClinicSlot.objects.filter(expert=user).select_related("hub", "expert").prefetch_related(active)
     now = timezone.now()
     if when == "past":
         return qs.filter(starts_at__lte=now).order_by("-starts_at", "-pk")

@@ -79,10 +79,13 @@ def slot_detail(request, pk):
             try:
                 booking = services.booking_create(slot=slot, acting_user=request.user, **form.cleaned_data)
             except ValidationError as exc:
+                if "slot" in getattr(exc, "error_dict", {}):  # the slot itself cannot be booked
+                    messages.error(request, " ".join(exc.message_dict["slot"]))
+                    return redirect(slot)
                 add_service_errors(form, exc)
             except REFUSED as exc:
                 messages.error(request, _refusal_text(exc))
-                return redirect("clinics:slot_list")
+                return redirect(slot)
             else:
                 messages.success(
                     request,
