@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: help install run test lint format worker beat migrate seed browser clean
+.PHONY: help install run test lint format worker beat migrate seed browser clean bench
 
 help:
 	@echo "make run     - install, migrate, seed the demo network and serve http://127.0.0.1:8000"
@@ -12,6 +12,7 @@ help:
 	@echo "make worker  - a Celery worker (needs REDIS_URL)"
 	@echo "make beat    - the Celery beat scheduler (needs REDIS_URL)"
 	@echo "make lint    - ruff check and format check"
+	@echo "make bench   - seed the scale database (gigafactory_bench) and print the measured table"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,11 @@ test: install browser
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Benchmarks: PostgreSQL and Redis required; not part of `make test`. Writes docs/benchmarks.md.
+bench: install
+	$(BIN)/python bench/seed_scale.py
+	$(BIN)/python bench/run.py --write-docs
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
