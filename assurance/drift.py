@@ -105,10 +105,12 @@ def categories_of(values: Sequence) -> list[str]:
 
 
 def category_label(value) -> str:
+    """One spelling per category whatever the source: CSV "1.0", JSON 1 and 1.0 are all "1"."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    number = parse_number(value)
+    if number is not None:
+        return f"{number:g}" if abs(number) < 1e15 else repr(number)
     return str(value).strip()
 
 
@@ -258,6 +260,8 @@ def compare_column(
         reference_counts = category_counts(categories_of(reference_values), known)
         current_counts = category_counts(current, known)
         ref_total, cur_total = sum(reference_counts), sum(current_counts)
+        if ref_total == 0:  # the anchor has no value in this column: nothing to compare with
+            return result | {"psi": None, "test": "chi_square", "statistic": None, "p_value": None, "drifted": False}
         value = psi([c / ref_total for c in reference_counts], [c / cur_total for c in current_counts])
         chi2, p_value = chi_square_test(reference_counts, current_counts)
         js = js_distance(reference_counts, current_counts)

@@ -428,6 +428,11 @@ def reference_sign_off(*, reference, acting_user, note: str = "") -> TrustAnchor
     reference = _locked(reference)
     _refuse_if_frozen(reference, "sign off")
     access.require_board_member(acting_user, reference.hub)
+    if acting_user.pk in (reference.created_by_id, reference.system.owner_id):
+        # Four eyes: the board member who signs is not the one who uploaded or owns the system.
+        raise PermissionDenied(
+            "You uploaded this reference data or own the system: another member of the ethics board must sign it off."
+        )
     if reference.status != ReferenceStatus.SUBMITTED:
         raise InvalidTransition(reference, "sign off", "Only reference data submitted to the board can be signed off.")
     # Re-hash what is stored: the anchor records what the board actually saw.

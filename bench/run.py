@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
 from bench.common import ROOT, median, percentile, setup_django, table
-from bench.seed_scale import PARTNER_KEYS_FILE, STAFF_EMAIL
+from bench.seed_scale import STAFF_EMAIL, partner_keys_file
 
 BASELINE_FILE = Path(__file__).resolve().parent / ".baseline_sql.json"
 PORT = 8765
@@ -38,8 +38,8 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class Page:
-    def __init__(self, name, path, who, *, api=False):
-        self.name, self.path, self.who, self.api = name, path, who, api
+    def __init__(self, name, path, who):
+        self.name, self.path, self.who = name, path, who
 
 
 def logins():
@@ -52,8 +52,14 @@ def logins():
     staff = User.objects.get(email=STAFF_EMAIL.format(slug="lyon"))
     allocation = Allocation.objects.filter(hub__slug="lyon").order_by("pk").select_related("project").first()
     applicant = allocation.project.pi
-    keys = dict(line.split(" ", 1) for line in PARTNER_KEYS_FILE.read_text().splitlines() if line)
-    out = {"anonymous": (None, None), "partner": (None, keys["lyon"])}
+    keys = dict(line.split(" ", 1) for line in partner_keys_file().read_text().splitlines() if line)
+    from hubs import services
+    from hubs.models import ApiScope
+
+    _, personal = services.api_key_create(
+        name="bench staff key", hub=staff.memberships.get().hub, scope=ApiScope.READ, user=staff, acting_user=staff
+    )
+    out = {"anonymous": (None, None), "partner": (None, keys["lyon"]), "staff key": (None, personal)}
     for who, user in (("staff", staff), ("applicant", applicant)):
         client = Client()
         client.force_login(user)
@@ -79,9 +85,9 @@ def key_pages(allocation) -> list[Page]:
         ),
         Page("My applications", reverse("compute:application_list"), "applicant"),
         Page("Calls (public)", reverse("compute:call_list"), "anonymous"),
-        Page("API applications, 100 per page", "/api/v1/applications/?page_size=100", "partner", api=True),
-        Page("API allocations, 100 per page", "/api/v1/allocations/?page_size=100", "partner", api=True),
-        Page("API usage records, 100 per page", "/api/v1/usage-records/?page_size=100", "partner", api=True),
+        Page("API applications, 100 per page (staff key)", "/api/v1/applications/?page_size=100", "staff key"),
+        Page("API allocations, 100 per page (staff key)", "/api/v1/allocations/?page_size=100", "staff key"),
+        Page("API usage records, 100 per page (partner key)", "/api/v1/usage-records/?page_size=100", "partner"),
     ]
     for name, url_name in (("Showcase", "pilots:showcase"), ("Network statistics", "pilots:statistics")):
         try:

@@ -47,7 +47,12 @@ REQUEST = 3_000_000
 CALL_FUNDING = 10**12
 BENCH_PASSWORD = "bench-password"
 STAFF_EMAIL = "staff-{slug}@bench.example"
-PARTNER_KEYS_FILE = Path(__file__).resolve().parent / ".partner_keys"
+
+
+def partner_keys_file() -> Path:
+    """Where the seed leaves the partner keys (secrets are only shown once), per database."""
+    name = os.environ.get("DATABASE_URL", BENCH_DATABASE_URL).rsplit("/", 1)[1]
+    return Path(__file__).resolve().parent / f".partner_keys.{name}"
 
 
 def recreate_database(url: str) -> None:
@@ -137,7 +142,7 @@ def catalogue():
         out["providers"].append(provider.pk)
         out["resources"].extend(r.pk for r in resources)
         out["rates"].extend(r.rate_millicredits for r in resources)
-    PARTNER_KEYS_FILE.write_text("\n".join(keys) + "\n")
+    partner_keys_file().write_text("\n".join(keys) + "\n")
     return out
 
 

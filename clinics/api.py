@@ -43,8 +43,9 @@ class ModeField(serializers.ChoiceField):
         super().__init__(choices=Mode.choices, **kwargs)
 
 
-@extend_schema_field(_inline_enum(Sector.choices, "The booker's sector"))
 class SectorField(serializers.ChoiceField):
+    """One of the network's sectors (the shared ``SectorEnum`` in the schema)."""
+
     def __init__(self, **kwargs):
         super().__init__(choices=Sector.choices, **kwargs)
 

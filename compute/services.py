@@ -3,7 +3,7 @@
 Each application transition is one function: it checks who acts, moves the status with a
 conditional UPDATE (a second, concurrent or repeated attempt matches no row and raises
 ``InvalidTransition``), writes the audit trail and queues notifications in the same database
-transaction, and enqueues Celery work with ``delay_on_commit``.
+transaction, and enqueues Celery work after commit (``gigafactory.outbox.send_on_commit``).
 
 Application states (PRODUCT.md): draft -> submitted -> screening -> (in_review |
 changes_requested) -> approved | rejected; withdrawn from any open state. Automatic
@@ -23,8 +23,10 @@ from django.db.models import Count, Q
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
+from gigafactory import outbox
 from gigafactory.audit import audit_record
 from gigafactory.errors import InvalidTransition
+from gigafactory.events import emit
 from hubs import access as hub_access
 from hubs.models import STAFF_ROLES, MembershipStatus, Profile, Role, User
 from hubs.services import notify
@@ -111,6 +113,19 @@ def _require_decider(acting_user, application):
 def _require_project_member(acting_user, project):
     if not access.is_project_member(acting_user, project):
         raise PermissionDenied(f"You are not a member of the project '{project}'.")
+
+
+def _decision_payload(app, decision, granted, automatic) -> dict:
+    return {
+        "application": app.pk,
+        "title": app.title,
+        "project": app.project_id,
+        "call": app.call.slug,
+        "decision": decision,
+        "granted_millicredits": granted,
+        "automatic": automatic,
+        "url": _link(app),
+    }
 
 
 def _positive_int(value, field, label):
@@ -408,7 +423,22 @@ def application_submit(*, application, acting_user) -> Application:
         url=_link(app),
         dedupe_key=f"application.submitted:{app.pk}:{new_round}",
     )
-    screen_application.delay_on_commit(app.pk, new_round)
+    emit(
+        "application.submitted",
+        hub=app.hub,
+        payload={
+            "application": app.pk,
+            "title": app.title,
+            "project": app.project_id,
+            "call": call.slug,
+            "track": call.track,
+            "round": new_round,
+            "requested_millicredits": requested,
+            "url": _link(app),
+        },
+    )
+    # Never fails the request if the broker is away: resend_stalled_screenings sends it later.
+    outbox.send_on_commit(screen_application, app.pk, new_round)
     _copy_into(application, app)
     return application
 
@@ -503,6 +533,12 @@ def application_approve(*, application, acting_user=None, amount_millicredits=No
     if app.status not in allowed:
         raise _refusal(app, "approve")
     call = app.call
+    if not automatic:  # other apps' guards (e.g. the AI Act gate); screening covers automatic approvals
+        from .screening import approval_problem  # screening imports this module
+
+        problem = approval_problem(app)
+        if problem:
+            raise InvalidTransition(app, "approve", problem)
     if not automatic and call.track == Track.PEER_REVIEW:
         done = submitted_reviews(app)
         if done < call.min_reviewers:
@@ -580,6 +616,22 @@ def application_approve(*, application, acting_user=None, amount_millicredits=No
         url=_link(app),
         dedupe_key=f"application.approved:{app.pk}",
     )
+    emit("application.decided", hub=app.hub, payload=_decision_payload(app, "approved", amount, automatic))
+    emit(
+        "allocation.created",
+        hub=app.hub,
+        payload={
+            "allocation": allocation.pk,
+            "application": app.pk,
+            "project": app.project_id,
+            "call": call.slug,
+            "title": str(app.project),
+            "granted_millicredits": amount,
+            "starts_on": allocation.starts_on.isoformat(),
+            "ends_on": allocation.ends_on.isoformat(),
+            "slurm_account": allocation.slurm_account,
+        },
+    )
     _copy_into(application, app)
     return application
 
@@ -611,6 +663,7 @@ def application_reject(*, application, acting_user=None, reason="") -> Applicati
         url=_link(app),
         dedupe_key=f"application.rejected:{app.pk}",
     )
+    emit("application.decided", hub=app.hub, payload=_decision_payload(app, "rejected", 0, automatic))
     _copy_into(application, app)
     return application
 

@@ -2,10 +2,12 @@
 database is away."""
 
 import logging
+import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +55,35 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)) or not _is_connection_error(exception):
+        if not is_database_unavailable(exception):
             return None
-        logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
-        if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {"detail": "The service is temporarily unavailable; please retry shortly.", "code": "unavailable"},
-                status=503,
-            )
-        else:
-            response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "5"
-        return response
+        return unavailable_response(request, exception)
+
+
+def server_error(request):
+    """``handler500``: a lost database met outside a view (the session or user loaded by a
+    middleware) is a 503 too; anything else is the usual 500 page."""
+    exception = sys.exc_info()[1]
+    if is_database_unavailable(exception):
+        return unavailable_response(request, exception)
+    return defaults.server_error(request)
+
+
+def is_database_unavailable(exception) -> bool:
+    return isinstance(exception, (OperationalError, InterfaceError)) and _is_connection_error(exception)
+
+
+def unavailable_response(request, exception) -> HttpResponse:
+    logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"detail": "The service is temporarily unavailable; please retry shortly.", "code": "unavailable"},
+            status=503,
+        )
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def _is_connection_error(exc: DatabaseError) -> bool:

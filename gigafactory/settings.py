@@ -105,7 +105,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery -----------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default=dev_only(""))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A request never hangs on an unreachable Redis (the API throttle then lets it through).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -117,13 +124,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks are sent to, by the web processes and by tasks that send tasks. A separate
+# deployment (or a test's own worker) sharing one Redis sets its own.
+CELERY_TASK_DEFAULT_QUEUE = env("GF_CELERY_QUEUE", default="celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A request never waits long on the broker: connect within 2 s, and gigafactory.outbox gives up
+# after one quick retry (the sweeper below re-sends what could not be sent).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Installed into django-celery-beat's database schedule when beat starts.
 CELERY_BEAT_SCHEDULE = {
     "expire-allocations": {"task": "compute.tasks.expire_allocations", "schedule": 24 * 3600},
+    # Screenings whose message was lost (broker down at submit, worker killed mid-task).
+    "resend-stalled-screenings": {"task": "compute.tasks.resend_stalled_screenings", "schedule": 60},
 }
 
 # --- Auth, allauth, MFA ---------------------------------------------------------------
@@ -218,6 +233,10 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStatusEnum": "compute.models.AppStatus",
         "AllocationStatusEnum": "compute.models.AllocationStatus",
         "ReviewStatusEnum": "compute.models.ReviewStatus",
+        "SectorEnum": "hubs.models.Sector",
+        "NewsKindEnum": "network.models.NewsKind",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "EndpointStatusEnum": "webhooks.models.EndpointStatus",
     },
 }
 

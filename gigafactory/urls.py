@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from . import health
 
+handler500 = "gigafactory.middleware.server_error"
+
 admin.site.site_header = "AI Gigafactory Network administration"
 admin.site.site_title = "Gigafactory admin"
 admin.site.index_title = "Hub administration"

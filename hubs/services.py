@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from gigafactory import outbox
 from gigafactory.audit import audit_record
 from gigafactory.errors import InvalidTransition
 
@@ -51,7 +52,7 @@ def notify(*, users, kind: str, title: str, body: str = "", url: str = "", dedup
         )
         if was_created:
             created.append(notification)
-            send_notification_email.delay_on_commit(notification.pk)
+            outbox.send_on_commit(send_notification_email, notification.pk)  # never fails the request
     return created
 
 
@@ -362,7 +363,7 @@ def invitation_create(*, hub, email: str, role: str = Role.MEMBER, acting_user, 
     audit_record(invitation, "invitation.created", actor=acting_user, after={"email": email, "role": role})
     from .tasks import send_invitation_email
 
-    send_invitation_email.delay_on_commit(invitation.pk)
+    outbox.send_on_commit(send_invitation_email, invitation.pk)
     return invitation
 
 

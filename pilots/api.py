@@ -66,8 +66,9 @@ class PilotStatusField(serializers.ChoiceField):
         super().__init__(choices=PilotStatus.choices, **kwargs)
 
 
-@extend_schema_field(_inline_enum(Sector.choices, "The sector the pilot serves"))
 class SectorField(serializers.ChoiceField):
+    """One of the network's sectors (the shared ``SectorEnum`` in the schema)."""
+
     def __init__(self, **kwargs):
         super().__init__(choices=Sector.choices, **kwargs)
 

@@ -28,7 +28,11 @@ def celery_worker(tmp_path, *, concurrency=1):
     require_worker_stack()
     queue = f"test-{uuid.uuid4().hex[:10]}"
     log = tmp_path / f"{queue}.log"
-    env = os.environ | {"DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "gigafactory.settings"}
+    env = os.environ | {
+        "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "gigafactory.settings",
+        "GF_CELERY_QUEUE": queue,  # what the worker's own tasks send stays on this queue
+    }
     pool = ["-P", "solo"] if concurrency == 1 else ["-P", "prefork", "-c", str(concurrency)]
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -266,3 +266,27 @@ def test_the_same_external_id_is_stored_once(system, member, board):
     assert not created_again
     assert again.pk == first.pk
     assert DriftBatch.objects.count() == 1
+
+
+def test_four_eyes_the_uploader_cannot_sign_off_even_on_the_board(system, member, hub):
+    from compliance.models import BoardMember
+
+    BoardMember.objects.create(hub=hub, user=member, title="Member")
+    reference = services.reference_upload(system=system, acting_user=member, data=reference_csv(), name="Mine")
+    services.reference_submit(reference=reference, acting_user=member)
+    with pytest.raises(PermissionDenied, match="another member of the ethics board"):
+        services.reference_sign_off(reference=reference, acting_user=member)
+    assert not TrustAnchor.objects.exists()
+
+
+def test_categories_are_spelled_the_same_from_csv_and_json(system, member, board):
+    data = to_csv({"grade": ["1.0", "2.0", "3.0", "1.0"] * 50, "x": list(range(200))})
+    reference = services.reference_upload(system=system, acting_user=member, data=data, name="Grades")
+    services.reference_submit(reference=reference, acting_user=member)
+    anchor = services.reference_sign_off(reference=reference, acting_user=board)
+    table = csvio.read_json_rows([{"grade": g, "x": i} for i, g in enumerate([1, 2, 3, 1.0] * 50)])
+    batch, _ = services.drift_batch_create(anchor=anchor, acting_user=member, table=table, data_sha256="0" * 64)
+    batch = services.drift_batch_compute(batch_id=batch.pk)
+    grade = batch.column_results.get(column="grade")
+    assert grade.details["unseen_categories"] == []
+    assert grade.drifted is False
