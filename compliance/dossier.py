@@ -31,7 +31,7 @@ def _assurance(system) -> dict | None:
     if not apps.is_installed("assurance"):
         return None
     try:
-        from assurance.selectors import dossier_summary
+        from compliance.assurance.selectors import dossier_summary
     except ImportError:  # the assurance app is not there yet
         return None
     return dossier_summary(system)

@@ -54,11 +54,12 @@ INSTALLED_APPS = [
     "compute",
     "pilots",
     "compliance",
-    "assurance",
-    "clinics",
-    "events",
-    "network",
-    "webhooks",
+    # Apps of their own (own tables, labels and migrations) inside the four domain packages.
+    "compliance.assurance",
+    "pilots.clinics",
+    "pilots.events",
+    "hubs.network",
+    "hubs.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,14 @@ CELERY_BEAT_SCHEDULE = {
     "expire-allocations": {"task": "compute.tasks.expire_allocations", "schedule": 24 * 3600},
     # Screenings whose message was lost (broker down at submit, worker killed mid-task).
     "resend-stalled-screenings": {"task": "compute.tasks.resend_stalled_screenings", "schedule": 60},
+    # Webhook deliveries whose next attempt is due (retries with backoff live in the database).
+    "webhooks-deliver-due": {"task": "hubs.webhooks.tasks.deliver_due", "schedule": 60},
+    # Calls whose window began; news fan-outs and e-mails whose message was lost.
+    "network-sweep": {"task": "hubs.network.tasks.sweep", "schedule": 5 * 60},
+    "network-daily-digests": {"task": "hubs.network.tasks.send_daily_digests", "schedule": 3600},
+    "clinic-reminders": {"task": "pilots.clinics.tasks.send_clinic_reminders", "schedule": 3600},
+    # Fairness runs and drift batches whose computation message was lost.
+    "assurance-resend-pending": {"task": "compliance.assurance.tasks.resend_pending", "schedule": 5 * 60},
 }
 
 # --- Auth, allauth, MFA ---------------------------------------------------------------
@@ -234,9 +243,9 @@ SPECTACULAR_SETTINGS = {
         "AllocationStatusEnum": "compute.models.AllocationStatus",
         "ReviewStatusEnum": "compute.models.ReviewStatus",
         "SectorEnum": "hubs.models.Sector",
-        "NewsKindEnum": "network.models.NewsKind",
-        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
-        "EndpointStatusEnum": "webhooks.models.EndpointStatus",
+        "NewsKindEnum": "hubs.network.models.NewsKind",
+        "DeliveryStatusEnum": "hubs.webhooks.models.DeliveryStatus",
+        "EndpointStatusEnum": "hubs.webhooks.models.EndpointStatus",
     },
 }
 

@@ -331,3 +331,21 @@ def test_hammering_the_login_form_gets_429(client, person):
     statuses = [_login(client, "wrong password").status_code for _ in range(31)]
     assert statuses[:30] == [200] * 30
     assert statuses[30] == 429
+
+
+def test_every_periodic_task_in_the_beat_schedule_exists():
+    from gigafactory.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert names - set(app.tasks) == set()
+    # The sweepers that make lost messages good again and the reminders are all scheduled.
+    assert {
+        "compute.tasks.expire_allocations",
+        "compute.tasks.resend_stalled_screenings",
+        "hubs.webhooks.tasks.deliver_due",
+        "hubs.network.tasks.sweep",
+        "hubs.network.tasks.send_daily_digests",
+        "pilots.clinics.tasks.send_clinic_reminders",
+        "compliance.assurance.tasks.resend_pending",
+    } <= names

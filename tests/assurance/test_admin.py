@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from assurance import csvio, services
-from assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus, TrustAnchor
+from compliance.assurance import csvio, services
+from compliance.assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus, TrustAnchor
 
 from .conftest import MAPPING, predictions_csv, reference_csv
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from assurance import services
-from assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, RunStatus, TrustAnchor
+from compliance.assurance import services
+from compliance.assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, RunStatus, TrustAnchor
 from hubs.services import partner_system_create
 from tests.factories import make_api_key
 
@@ -214,7 +214,7 @@ def test_other_hubs_staff_see_nothing(system, member, other_staff):
 
 
 def test_lists_do_not_grow_in_queries(anchor, member, partner_key, django_assert_max_num_queries):
-    from assurance import csvio
+    from compliance.assurance import csvio
 
     for i in range(6):
         data = reference_csv(seed=i, n=40)

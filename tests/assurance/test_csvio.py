@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from assurance import csvio
+from compliance.assurance import csvio
 
 
 def message(exc_info):

@@ -1,7 +1,7 @@
 """The demo seed: runs with history for the essay's systems, idempotent, skipping what is missing."""
 
-from assurance import demo
-from assurance.models import DriftBatch, FairnessCheck, TrustAnchor
+from compliance.assurance import demo
+from compliance.assurance.models import DriftBatch, FairnessCheck, TrustAnchor
 from compliance.models import BoardMember, ChecklistItem
 
 from .conftest import make_system

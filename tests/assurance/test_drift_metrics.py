@@ -7,8 +7,8 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp
 
-from assurance import drift
-from assurance.drift import DriftThresholds
+from compliance.assurance import drift
+from compliance.assurance.drift import DriftThresholds
 
 
 def test_psi_equals_the_hand_computed_sum():

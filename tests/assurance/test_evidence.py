@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from assurance import csvio, services
-from assurance.models import FairnessCheck
+from compliance.assurance import csvio, services
+from compliance.assurance.models import FairnessCheck
 from compliance.models import ChecklistItem, Evidence
 from gigafactory import events
 from gigafactory.errors import InvalidTransition

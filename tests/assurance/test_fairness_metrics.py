@@ -15,7 +15,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from assurance.fairness import INTERSECTION_SEPARATOR, Thresholds, evaluate
+from compliance.assurance.fairness import INTERSECTION_SEPARATOR, Thresholds, evaluate
 
 TOL = 1e-9
 

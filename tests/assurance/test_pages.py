@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from assurance import services
-from assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus, RunStatus
+from compliance.assurance import services
+from compliance.assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus, RunStatus
 
 from .conftest import MAPPING, make_system, predictions_csv, reference_csv
 
@@ -168,7 +168,7 @@ def test_batch_list_queries_do_not_grow(client, member, board, system, django_as
     reference = services.reference_upload(system=system, acting_user=member, data=reference_csv(), name="Ref")
     services.reference_submit(reference=reference, acting_user=member)
     anchor = services.reference_sign_off(reference=reference, acting_user=board)
-    from assurance import csvio
+    from compliance.assurance import csvio
 
     for i in range(6):
         data = reference_csv(seed=i, n=50)

@@ -2,8 +2,8 @@
 
 from django.template.loader import render_to_string
 
-from assurance import csvio, selectors, services
-from assurance.models import RunStatus
+from compliance.assurance import csvio, selectors, services
+from compliance.assurance.models import RunStatus
 
 from .conftest import MAPPING, predictions_csv, reference_csv
 

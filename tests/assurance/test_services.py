@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 
-from assurance import csvio, services
-from assurance.models import (
+from compliance.assurance import csvio, services
+from compliance.assurance.models import (
     DriftBatch,
     DriftColumnResult,
     FairnessCheck,

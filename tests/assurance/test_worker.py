@@ -2,8 +2,8 @@
 
 import pytest
 
-from assurance import services
-from assurance.models import DriftBatch, FairnessCheck, RunStatus
+from compliance.assurance import services
+from compliance.assurance.models import DriftBatch, FairnessCheck, RunStatus
 from tests.worker import celery_worker, wait_for
 
 from .conftest import MAPPING, predictions_csv, reference_csv
@@ -31,4 +31,4 @@ def test_a_real_worker_computes_a_fairness_run_and_a_drift_batch(system, member,
     batch.refresh_from_db()
     assert batch.drifted is True
     assert batch.column_results.count() == 3
-    assert "assurance.tasks.compute_fairness_check" in log.read_text()
+    assert "compliance.assurance.tasks.compute_fairness_check" in log.read_text()

@@ -6,9 +6,9 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from clinics import services
-from clinics.models import ClinicBooking, ClinicSlot, Mode
 from hubs.models import Sector
+from pilots.clinics import services
+from pilots.clinics.models import ClinicBooking, ClinicSlot, Mode
 from tests.factories import HubFactory, UserFactory
 
 

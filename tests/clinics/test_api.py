@@ -3,9 +3,9 @@ intake, cancel / move / follow-up, hub scoping and keys."""
 
 import pytest
 
-from clinics import services
-from clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, SlotStatus
 from hubs.models import Role
+from pilots.clinics import services
+from pilots.clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, SlotStatus
 from tests.conftest import verified_user
 from tests.factories import MembershipFactory, make_api_key
 

@@ -10,10 +10,10 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from clinics import services, tasks
-from clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode
 from gigafactory.errors import InvalidTransition
 from hubs.models import Role, User
+from pilots.clinics import services, tasks
+from pilots.clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode
 from tests.factories import HubFactory, MembershipFactory, UserFactory
 from tests.services import require
 

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinics import services
-from clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, Recommendation, SlotStatus
 from hubs.models import Role
+from pilots.clinics import services
+from pilots.clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, Recommendation, SlotStatus
 from tests.conftest import enable_mfa, verified_user
 from tests.factories import HubFactory, MembershipFactory
 

@@ -8,12 +8,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from icalendar import Calendar
 
-from clinics import services, tasks
-from clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, Recommendation, SlotStatus
 from gigafactory import events
 from gigafactory.errors import InvalidTransition
 from gigafactory.models import AuditEvent
 from hubs.models import Notification, Role
+from pilots.clinics import services, tasks
+from pilots.clinics.models import BookingStatus, ClinicBooking, ClinicSlot, Mode, Recommendation, SlotStatus
 from tests.conftest import verified_user
 from tests.factories import MembershipFactory
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from events.models import Event, EventKind, EventMode, EventStatus, PitchSlot, Registration, RegistrationStatus
+from pilots.events.models import Event, EventKind, EventMode, EventStatus, PitchSlot, Registration, RegistrationStatus
 from tests.factories import HubFactory, UserFactory
 
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from events import services
-from events.models import Event, EventKind, PitchSlot, Registration, RegistrationRole, RegistrationStatus
 from gigafactory.errors import InvalidTransition
 from hubs.models import Notification, User
+from pilots.events import services
+from pilots.events.models import Event, EventKind, PitchSlot, Registration, RegistrationRole, RegistrationStatus
 from tests.factories import UserFactory
 from tests.services import require
 

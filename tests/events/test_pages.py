@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from events import services
-from events.models import Event, EventKind, EventStatus, Registration, RegistrationRole, RegistrationStatus
+from pilots.events import services
+from pilots.events.models import Event, EventKind, EventStatus, Registration, RegistrationRole, RegistrationStatus
 from tests.conftest import verified_user
 from tests.factories import UserFactory
 

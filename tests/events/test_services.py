@@ -10,13 +10,21 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from icalendar import Calendar
 
-from events import services
-from events.ical import event_calendar
-from events.models import Event, EventKind, EventMode, EventStatus, Registration, RegistrationRole, RegistrationStatus
 from gigafactory import events as bus
 from gigafactory.errors import InvalidTransition
 from gigafactory.models import AuditEvent
 from hubs.models import Notification
+from pilots.events import services
+from pilots.events.ical import event_calendar
+from pilots.events.models import (
+    Event,
+    EventKind,
+    EventMode,
+    EventStatus,
+    Registration,
+    RegistrationRole,
+    RegistrationStatus,
+)
 from tests.factories import UserFactory
 
 from .factories import EventFactory, PitchSlotFactory, RegistrationFactory, in_days
@@ -231,7 +239,7 @@ def test_drafts_and_cancelled_events_take_no_registrations(hub, staff):
 
 
 def test_the_confirmation_email_is_sent_once_when_the_task_runs_twice(hub):
-    from events.tasks import send_registration_email
+    from pilots.events.tasks import send_registration_email
 
     registration = RegistrationFactory(event=EventFactory(hub=hub))
     assert send_registration_email(registration.pk) is True

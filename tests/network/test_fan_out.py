@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from gigafactory.events import emit
 from hubs.models import Notification, Role, User
-from network import services, tasks
-from network.models import (
+from hubs.network import services, tasks
+from hubs.network.models import (
     Audience,
     Delivery,
     NewsDelivery,
@@ -95,7 +95,7 @@ def test_the_bus_event_of_another_app_becomes_one_news_item_even_if_announced_tw
             payload={"pilot": 4, "title": "Lisbon school-transport planner adapted in Zagreb", "url": "/pilots/4/"},
             sector="public_services",
         )
-    from network.listeners import on_event
+    from hubs.network.listeners import on_event
 
     on_event(event)  # the same event heard twice
     item = NewsItem.objects.get()

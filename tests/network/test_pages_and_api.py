@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from hubs.models import Notification
-from network import services
-from network.models import Delivery, NewsItem, NewsKind, Subscription
+from hubs.network import services
+from hubs.network.models import Delivery, NewsItem, NewsKind, Subscription
 from tests.conftest import enable_mfa
 from tests.factories import HubFactory, make_api_key
 

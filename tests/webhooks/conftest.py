@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from webhooks import services
+from hubs.webhooks import services
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from hubs import services as hub_services
+from hubs.webhooks import services
+from hubs.webhooks.models import Delivery, DeliveryStatus, Endpoint
 from tests.factories import make_api_key
-from webhooks import services
-from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 from .conftest import make_endpoint
 

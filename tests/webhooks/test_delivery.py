@@ -13,8 +13,8 @@ from gigafactory.audit import audit_trail_for
 from gigafactory.events import Event, emit
 from hubs.models import Notification
 from hubs.services import partner_system_create
-from webhooks import services, signing
-from webhooks.models import Delivery, DeliveryStatus, Endpoint, EndpointScope, EndpointStatus
+from hubs.webhooks import services, signing
+from hubs.webhooks.models import Delivery, DeliveryStatus, Endpoint, EndpointScope, EndpointStatus
 
 from .conftest import make_endpoint
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from hubs.models import Notification
-from network.models import NewsDelivery, NewsItem, Subscription
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+from hubs.network.models import NewsDelivery, NewsItem, Subscription
+from hubs.webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
 
 def counts():

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from webhooks.models import Delivery, DeliveryStatus, Endpoint
+from hubs.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 from .conftest import make_endpoint
 

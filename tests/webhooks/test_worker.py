@@ -3,10 +3,10 @@
 import pytest
 from django.db import transaction
 
-from network import services as network_services
-from network.models import NewsDelivery, NewsKind
+from hubs.network import services as network_services
+from hubs.network.models import NewsDelivery, NewsKind
+from hubs.webhooks.models import Delivery, DeliveryStatus
 from tests.worker import celery_worker, wait_for
-from webhooks.models import Delivery, DeliveryStatus
 
 from .conftest import make_endpoint
 
@@ -34,5 +34,5 @@ def test_a_real_worker_delivers_a_signed_webhook_and_the_news(hub, staff, member
     assert request.json["data"]["title"] == "Keep a trust anchor"
     assert verify_signature(secret, request.headers, request.body)
     text = log.read_text()
-    assert "webhooks.tasks.attempt_delivery" in text
-    assert "network.tasks.fan_out_news" in text
+    assert "hubs.webhooks.tasks.attempt_delivery" in text
+    assert "hubs.network.tasks.fan_out_news" in text

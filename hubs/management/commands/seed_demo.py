@@ -11,12 +11,12 @@ SEEDERS = [
     "hubs.demo",
     "compute.demo",
     "compliance.demo",
-    "assurance.demo",
+    "compliance.assurance.demo",
     "pilots.demo",
-    "clinics.demo",
-    "events.demo",
-    "network.demo",
-    "webhooks.demo",
+    "pilots.clinics.demo",
+    "pilots.events.demo",
+    "hubs.network.demo",
+    "hubs.webhooks.demo",
 ]
 
 

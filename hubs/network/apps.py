@@ -1,9 +1,10 @@
 from django.apps import AppConfig
 
 
-class WebhooksConfig(AppConfig):
-    name = "webhooks"
-    verbose_name = "Webhooks"
+class NetworkConfig(AppConfig):
+    name = "hubs.network"
+    label = "network"
+    verbose_name = "Network news and subscriptions"
 
     def ready(self):
         from gigafactory.events import listen

@@ -2,5 +2,6 @@ from django.apps import AppConfig
 
 
 class EventsConfig(AppConfig):
-    name = "events"
+    name = "pilots.events"
+    label = "events"
     verbose_name = "Events"

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
 
 
-class NetworkConfig(AppConfig):
-    name = "network"
-    verbose_name = "Network news and subscriptions"
+class WebhooksConfig(AppConfig):
+    name = "hubs.webhooks"
+    label = "webhooks"
+    verbose_name = "Webhooks"
 
     def ready(self):
         from gigafactory.events import listen

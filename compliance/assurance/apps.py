@@ -2,5 +2,6 @@ from django.apps import AppConfig
 
 
 class AssuranceConfig(AppConfig):
-    name = "assurance"
+    name = "compliance.assurance"
+    label = "assurance"
     verbose_name = "Fairness and drift checks"

@@ -2,5 +2,6 @@ from django.apps import AppConfig
 
 
 class ClinicsConfig(AppConfig):
-    name = "clinics"
+    name = "pilots.clinics"
+    label = "clinics"
     verbose_name = "AI clinics"
