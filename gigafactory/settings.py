@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "hubs.middleware.StaffMfaRequiredMiddleware",
+    "gigafactory.idempotency.IdempotencyKeyMiddleware",
     "gigafactory.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -147,6 +148,10 @@ CELERY_BEAT_SCHEDULE = {
     "network-daily-digests": {"task": "hubs.network.tasks.send_daily_digests", "schedule": 3600},
     "clinic-reminders": {"task": "pilots.clinics.tasks.send_clinic_reminders", "schedule": 3600},
     # Fairness runs and drift batches whose computation message was lost.
+    "forget-expired-idempotency-keys": {
+        "task": "gigafactory.tasks.forget_expired_idempotency_keys",
+        "schedule": 24 * 3600,
+    },
     "assurance-resend-pending": {"task": "compliance.assurance.tasks.resend_pending", "schedule": 5 * 60},
 }
 

@@ -348,4 +348,5 @@ def test_every_periodic_task_in_the_beat_schedule_exists():
         "hubs.network.tasks.send_daily_digests",
         "pilots.clinics.tasks.send_clinic_reminders",
         "compliance.assurance.tasks.resend_pending",
+        "gigafactory.tasks.forget_expired_idempotency_keys",
     } <= names
