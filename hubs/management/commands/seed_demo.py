@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 if exc.name != name:
                     raise
                 continue
-            self.stdout.write(f"[{index}/{len(SEEDERS)}] seeding {name.split('.')[0]} …")
+            self.stdout.write(f"[{index}/{len(SEEDERS)}] seeding {name.removesuffix('.demo')} …")
             module.seed(lambda line: self.stdout.write(f"    {line}"))
             modules.append(module)
         self.stdout.write(self.style.SUCCESS("Demo network ready."))
