@@ -10,7 +10,9 @@ Who changes it (registers, classifies, works the checklist, asks for review): th
 linked projects' team members, and hub staff. Only active board members of the system's hub
 decide on board reviews, and never on their own system. Hub staff name the board members.
 
-An API key narrows whatever its owner may see to the key's hub; partner keys see nothing here.
+An API key narrows whatever its owner may see to the key's hub. A partner system's key reads the
+systems of its hub (with their assessments, checklists, evidence and reviews) and changes nothing:
+every write here is a person's.
 """
 
 from django.db.models import Q, QuerySet
@@ -19,7 +21,7 @@ from django.shortcuts import get_object_or_404
 from compute.models import ProjectMember
 from hubs.access import is_hub_staff, member_hub_ids, staff_hub_ids
 
-from .models import AISystem, Assessment, BoardMember, BoardReview, ChecklistItem, Evidence
+from .models import AISystem, Assessment, BoardMember, BoardReview, ChecklistItem, Evidence, ReviewStatus
 
 
 def board_hub_ids(user) -> set[int]:
@@ -48,6 +50,8 @@ def _team_system_ids(user) -> QuerySet:
 
 def systems_visible_to(user, api_key=None, *, for_write=False) -> QuerySet:
     qs = AISystem.objects.all()
+    if api_key is not None and api_key.is_partner:
+        return qs.none() if for_write else qs.filter(hub_id=api_key.hub_id)
     if not user.is_authenticated:
         return qs.none()
     if api_key is not None:
@@ -132,6 +136,30 @@ def review_for(user, pk, api_key=None) -> BoardReview:
     return get_object_or_404(qs, pk=pk)
 
 
+def reviews_awaiting(user, api_key=None) -> QuerySet:
+    """Pending reviews that ``user`` may decide: at the boards they sit on, not of systems they own."""
+    hub_ids = board_hub_ids(user)
+    if api_key is not None:
+        hub_ids = hub_ids & {api_key.hub_id}
+    return BoardReview.objects.filter(status=ReviewStatus.PENDING, system__hub_id__in=hub_ids).exclude(
+        system__owner_id=user.pk
+    )
+
+
 def board_hubs_managed_by(user, api_key=None):
     """Hubs whose board ``user`` may change: their staff hubs (``None``: every hub)."""
     return staff_hub_ids(user, api_key)
+
+
+def board_members_managed_by(user, api_key=None) -> QuerySet:
+    """Board seats (active or not) of the hubs ``user`` runs."""
+    qs = BoardMember.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    hub_ids = board_hubs_managed_by(user, api_key)
+    return qs if hub_ids is None else qs.filter(hub_id__in=hub_ids)
+
+
+def board_member_for(user, pk, api_key=None) -> BoardMember:
+    qs = board_members_managed_by(user, api_key).select_related("hub", "user")
+    return get_object_or_404(qs, pk=pk)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from . import engine
 from .models import (
     APPROVING,
     DECIDED,
@@ -138,3 +139,53 @@ def evidence_of(item):
 
 def systems_list(qs):
     return with_progress(qs.select_related("hub", "organisation", "owner"))
+
+
+def wizard_state(assessment) -> dict:
+    """What the classification wizard shows for ``assessment`` (pages and API alike).
+
+    Sections in questionnaire order, each ``done`` (every question asked in it is answered),
+    ``current`` (the first with a question still to answer), ``later`` (after the current one:
+    not shown yet) or ``skipped`` (earlier answers made its questions moot); the questions asked
+    in each with their answers; the provisional outcome and the progress.
+    """
+    q = engine.load(assessment.questionnaire_version)
+    outcome = engine.classify(assessment.answers, assessment.questionnaire_version)
+    asked, unanswered = set(outcome.asked), set(outcome.unanswered)
+    sections, reached = [], False
+    for section in q.sections:
+        questions = [x for x in q.questions if x.section == section.key]
+        shown = [x for x in questions if x.key in asked]
+        todo = [x for x in shown if x.key in unanswered]
+        if reached:
+            state = "later"
+        elif todo:
+            state, reached = "current", True
+        elif shown:
+            state = "done"
+        else:
+            state = "skipped"
+        sections.append(
+            {
+                "section": section,
+                "state": state,
+                "visible": state in ("done", "current"),
+                "questions": [
+                    {"q": x, "answer": assessment.answers.get(x.key), "missing": x.key in unanswered} for x in shown
+                ],
+                "skipped": len(questions) - len(shown),
+            }
+        )
+    answered, total = engine.progress(outcome)
+    done_sections = sum(1 for s in sections if s["state"] in ("done", "skipped"))
+    return {
+        "assessment": assessment,
+        "system": assessment.system,
+        "questionnaire": q,
+        "outcome": outcome,
+        "sections": sections,
+        "answered": answered,
+        "total": total,
+        "percent": round(100 * done_sections / len(sections)) if not outcome.complete else 100,
+        "risk_label": dict(RiskClass.choices).get(outcome.risk_class, ""),
+    }

@@ -20,13 +20,14 @@ from django.db.models import Q
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
-from compute.models import Application, Project, ProjectMember
+from compute.models import Application, Project
 from gigafactory.audit import audit_record
 from gigafactory.errors import InvalidTransition
 from gigafactory.events import emit
 from hubs import access as hub_access
 from hubs.models import MembershipStatus, User
 from hubs.services import notify
+from pilots.models import Pilot
 
 from . import access, engine, selectors
 from .models import (
@@ -185,59 +186,78 @@ def system_update(*, system, acting_user, **fields) -> AISystem:
     return system
 
 
-@transaction.atomic
-def system_link(*, system, acting_user, projects=None, applications=None) -> AISystem:
-    """Set the projects and credit applications the system belongs to.
-
-    You may link projects and applications whose team you are on (hub staff: those of their hubs).
-    """
-    system = AISystem.objects.select_for_update().get(pk=system.pk)
-    _require_editor(acting_user, system)
-    staff_ids = hub_access.staff_hub_ids(acting_user)
-    team = set(ProjectMember.objects.filter(user=acting_user).values_list("project_id", flat=True))
-
-    def allowed(project_id, hub_id):
-        return staff_ids is None or project_id in team or hub_id in staff_ids
-
-    changes = {}
-    if projects is not None:
-        projects = list(projects)
-        bad = [p for p in projects if not allowed(p.pk, p.hub_id)]
-        if bad:
-            raise ValidationError({"projects": f"You are not on the team of '{bad[0]}'."})
-        current = set(system.projects.values_list("pk", flat=True))
-        system.projects.set(projects)
-        changes["projects"] = sorted(p.pk for p in projects) if current != {p.pk for p in projects} else None
-    if applications is not None:
-        applications = list(applications)
-        bad = [a for a in applications if not allowed(a.project_id, a.hub_id)]
-        if bad:
-            raise ValidationError({"applications": f"You are not on the team of the application '{bad[0]}'."})
-        current = set(system.applications.values_list("pk", flat=True))
-        system.applications.set(applications)
-        changes["applications"] = (
-            sorted(a.pk for a in applications) if current != {a.pk for a in applications} else None
-        )
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if changes:
-        audit_record(system, "ai_system.linked", actor=acting_user, after=changes)
-    return system
-
-
-def linkable_projects(user, system):
+def linkable_projects(user, system, api_key=None):
+    """Projects ``user`` may link ``system`` to: those whose team they are on; hub staff, also their hubs'."""
     qs = Project.objects.select_related("hub").order_by("title")
-    staff_ids = hub_access.staff_hub_ids(user)
+    staff_ids = hub_access.staff_hub_ids(user, api_key)
     if staff_ids is None:
         return qs
     return qs.filter(Q(members__user=user) | Q(hub_id__in=staff_ids)).distinct()
 
 
-def linkable_applications(user, system):
+def linkable_applications(user, system, api_key=None):
+    """Credit applications of the projects whose team ``user`` is on; hub staff, also their hubs'."""
     qs = Application.objects.select_related("hub", "call").order_by("-created_at")
-    staff_ids = hub_access.staff_hub_ids(user)
+    staff_ids = hub_access.staff_hub_ids(user, api_key)
     if staff_ids is None:
         return qs
     return qs.filter(Q(project__members__user=user) | Q(hub_id__in=staff_ids)).distinct()
+
+
+def linkable_pilots(user, system, api_key=None):
+    """Pilots of the system's hub that ``user`` leads or works on; the hub's staff, all of them."""
+    qs = Pilot.objects.filter(hub_id=system.hub_id).select_related("hub").order_by("title")
+    if hub_access.is_hub_staff(user, system.hub, api_key):
+        return qs
+    return qs.filter(Q(lead=user) | Q(team=user)).distinct()
+
+
+_LINKS = {
+    "projects": (linkable_projects, "You are not on the team of '{}'."),
+    "applications": (linkable_applications, "You are not on the team of the application '{}'."),
+    "pilots": (linkable_pilots, "You do not lead or work on the pilot '{}'."),
+}
+
+
+@transaction.atomic
+def system_link(*, system, acting_user, projects=None, applications=None, pilots=None, api_key=None) -> AISystem:
+    """Set the projects, credit applications and pilots the system belongs to.
+
+    A list replaces the current links (``None`` leaves them as they are). Each link you add must
+    be one ``linkable_*`` offers you (an API key narrows hub staff to the key's hub); links that
+    are already there may stay, whoever added them. Pilots must be of the system's hub.
+    """
+    system = AISystem.objects.select_for_update().select_related("hub").get(pk=system.pk)
+    _require_editor(acting_user, system)
+    wanted = {"projects": projects, "applications": applications, "pilots": pilots}
+    wanted = {field: list(objs) for field, objs in wanted.items() if objs is not None}
+    errors, current = {}, {}
+    for field, objs in wanted.items():
+        current[field] = set(getattr(system, field).values_list("pk", flat=True))
+        added = {o.pk for o in objs} - current[field]
+        if field == "pilots":
+            foreign = [p for p in objs if p.pk in added and p.hub_id != system.hub_id]
+            if foreign:
+                errors[field] = f"'{foreign[0]}' is a pilot of another hub than {system.hub}."
+                continue
+        if added:
+            linkable, message = _LINKS[field]
+            ok = set(
+                linkable(acting_user, system, api_key).filter(pk__in=added).order_by().values_list("pk", flat=True)
+            )
+            bad = [o for o in objs if o.pk in added and o.pk not in ok]
+            if bad:
+                errors[field] = message.format(bad[0])
+    if errors:
+        raise ValidationError(errors)
+    changes = {}
+    for field, objs in wanted.items():
+        if {o.pk for o in objs} != current[field]:
+            getattr(system, field).set(objs)
+            changes[field] = sorted(o.pk for o in objs)
+    if changes:
+        audit_record(system, "ai_system.linked", actor=acting_user, after=changes)
+    return system
 
 
 # --- Assessments ------------------------------------------------------------------------------
@@ -283,6 +303,21 @@ def _locked_draft(assessment) -> Assessment:
     return draft
 
 
+class AssessmentIncomplete(ValidationError):
+    """A draft with questions still to answer cannot be submitted.
+
+    A ``ValidationError`` naming the first unanswered question (the wizard shows it there);
+    ``unanswered`` lists them all (the API answers 409 with the list: the draft is not ready).
+    """
+
+    def __init__(self, assessment, unanswered: list[str]):
+        first = engine.load(assessment.questionnaire_version).by_key[unanswered[0]]
+        self.assessment = assessment
+        self.unanswered = list(unanswered)
+        self.summary = f"{len(unanswered)} question(s) still need an answer, first: {first.text}"
+        super().__init__({first.key: self.summary})
+
+
 @transaction.atomic
 def assessment_answer(*, assessment, acting_user, answers: dict) -> Assessment:
     """Save answers to the draft (an empty answer clears it). Bad answers raise ``ValidationError``
@@ -320,11 +355,7 @@ def assessment_submit(*, assessment, acting_user) -> Assessment:
     _require_editor(acting_user, system)
     outcome = engine.classify(draft.answers, draft.questionnaire_version)
     if not outcome.complete:
-        q = engine.load(draft.questionnaire_version)
-        first = q.by_key[outcome.unanswered[0]]
-        raise ValidationError(
-            {first.key: f"{len(outcome.unanswered)} question(s) still need an answer, first: {first.text}"}
-        )
+        raise AssessmentIncomplete(draft, outcome.unanswered)
     now = timezone.now()
     previous_class = system.risk_class
     won = Assessment.objects.filter(pk=draft.pk, status=AssessmentStatus.DRAFT).update(
@@ -698,14 +729,14 @@ def corrective_action_open(*, system, title: str, detail: str, source: str, acti
 # --- Ethics board ----------------------------------------------------------------------------------
 
 
-def _require_staff(acting_user, hub):
-    if acting_user is None or not hub_access.is_hub_staff(acting_user, hub):
+def _require_staff(acting_user, hub, api_key=None):
+    if acting_user is None or not hub_access.is_hub_staff(acting_user, hub, api_key):
         raise PermissionDenied(f"Only staff of {hub} can change its ethics board.")
 
 
 @transaction.atomic
-def board_member_add(*, hub, user, acting_user, title="") -> BoardMember:
-    _require_staff(acting_user, hub)
+def board_member_add(*, hub, user, acting_user, title="", api_key=None) -> BoardMember:
+    _require_staff(acting_user, hub, api_key)
     if not user.memberships.filter(hub=hub, status=MembershipStatus.ACTIVE).exists():
         raise ValidationError({"user": f"{user} is not an active member of {hub}."})
     member, created = BoardMember.objects.get_or_create(
@@ -724,8 +755,8 @@ def board_member_add(*, hub, user, acting_user, title="") -> BoardMember:
 
 
 @transaction.atomic
-def board_member_remove(*, member, acting_user) -> BoardMember:
-    _require_staff(acting_user, member.hub)
+def board_member_remove(*, member, acting_user, api_key=None) -> BoardMember:
+    _require_staff(acting_user, member.hub, api_key)
     won = BoardMember.objects.filter(pk=member.pk, active=True).update(active=False)
     if won:
         audit_record(member, "board_member.removed", actor=acting_user, hub=member.hub, after={"user": member.user_id})

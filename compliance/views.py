@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -76,9 +76,7 @@ def system_list(request):
         qs = qs.filter(sector=filters["sector"])
     page = _page(request, selectors.systems_list(qs).order_by("name", "pk"))
     hubs = Hub.objects.filter(pk__in=access.systems_visible_to(request.user).values("hub_id")).order_by("name")
-    board_pending = BoardReview.objects.filter(
-        status=ReviewStatus.PENDING, system__hub_id__in=access.board_hub_ids(request.user)
-    ).exclude(system__owner=request.user)
+    board_pending = access.reviews_awaiting(request.user)
     return render(
         request,
         "compliance/system_list.html",
@@ -218,49 +216,6 @@ def assessment_start(request, pk):
     return redirect("compliance:wizard", draft.pk)
 
 
-def wizard_context(assessment):
-    q = engine.load(assessment.questionnaire_version)
-    outcome = engine.classify(assessment.answers, assessment.questionnaire_version)
-    asked, unanswered = set(outcome.asked), set(outcome.unanswered)
-    sections, reached = [], False
-    for section in q.sections:
-        questions = [x for x in q.questions if x.section == section.key]
-        shown = [x for x in questions if x.key in asked]
-        todo = [x for x in shown if x.key in unanswered]
-        if reached:
-            state = "later"
-        elif todo:
-            state, reached = "current", True
-        elif shown:
-            state = "done"
-        else:
-            state = "skipped"
-        sections.append(
-            {
-                "section": section,
-                "state": state,
-                "visible": state in ("done", "current"),
-                "questions": [
-                    {"q": x, "answer": assessment.answers.get(x.key), "missing": x.key in unanswered} for x in shown
-                ],
-                "skipped": len(questions) - len(shown),
-            }
-        )
-    answered, total = engine.progress(outcome)
-    done_sections = sum(1 for s in sections if s["state"] in ("done", "skipped"))
-    return {
-        "assessment": assessment,
-        "system": assessment.system,
-        "questionnaire": q,
-        "outcome": outcome,
-        "sections": sections,
-        "answered": answered,
-        "total": total,
-        "percent": round(100 * done_sections / len(sections)) if not outcome.complete else 100,
-        "risk_label": dict(RiskClass.choices).get(outcome.risk_class, ""),
-    }
-
-
 @login_required
 @vary_on_headers("HX-Request")
 def wizard(request, pk):
@@ -284,7 +239,7 @@ def wizard(request, pk):
                 for key, error in errors.items():
                     messages.error(request, f"{key}: {error}")
             return redirect("compliance:wizard", assessment.pk)
-    context = wizard_context(assessment) | {"errors": errors, "saved_at": timezone.localtime()}
+    context = selectors.wizard_state(assessment) | {"errors": errors, "saved_at": timezone.localtime()}
     # An answer to a question not on screen (a stale tab, a script) still gets its message.
     shown = {item["q"].key for s in context["sections"] if s["visible"] for item in s["questions"]}
     by_key = context["questionnaire"].by_key
@@ -560,11 +515,8 @@ def board(request):
 @login_required
 @require_POST
 def board_member_remove(request, pk):
-    member = get_object_or_404(BoardMember.objects.select_related("hub", "user"), pk=pk)
-    try:
-        services.board_member_remove(member=member, acting_user=request.user)
-    except PermissionDenied:
-        raise Http404("No such board member.") from None
+    member = access.board_member_for(request.user, pk)
+    services.board_member_remove(member=member, acting_user=request.user)
     messages.success(request, f"{member.user} is no longer on the {member.hub} ethics board.")
     return redirect("compliance:board")
 
