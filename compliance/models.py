@@ -87,7 +87,7 @@ class AISystem(models.Model):
     applications = models.ManyToManyField("compute.Application", blank=True, related_name="ai_systems")
     # The outcome of the latest submitted assessment, kept by ``assessment_submit`` (lists filter on it).
     risk_class = models.CharField(max_length=24, choices=RiskClass.choices, default=RiskClass.UNASSESSED, blank=True)
-    annex_iii_point = models.CharField(max_length=8, blank=True)
+    annex_iii_point = models.CharField(max_length=16, blank=True)  # e.g. "5d", "2-electricity"
     gpai_systemic_risk = models.BooleanField(default=False)
     assessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,7 +149,7 @@ class Assessment(models.Model):
     answers = models.JSONField(default=dict, blank=True, help_text="question key -> answer")
     risk_class = models.CharField(max_length=24, choices=RiskClass.choices, default=RiskClass.UNASSESSED, blank=True)
     annex_i_section = models.CharField(max_length=1, blank=True)
-    annex_iii_point = models.CharField(max_length=8, blank=True)
+    annex_iii_point = models.CharField(max_length=16, blank=True)  # e.g. "5d", "2-electricity"
     derogation = models.CharField("Art. 6(3) derogation", max_length=4, blank=True)
     transparency_duties = models.JSONField(default=list, blank=True, help_text="Art. 50 paragraphs that apply")
     gpai_model = models.BooleanField(default=False)

@@ -116,6 +116,20 @@ def test_submitting_classifies_the_system_and_generates_its_checklist(system, me
     assert member.notifications.filter(kind="compliance.signoff_needed").exists()
 
 
+def test_a_critical_infrastructure_point_is_stored_whole(system, member):
+    """Point 2 names the infrastructure ("2-electricity"): longer than the other points' "5d"."""
+    classify(
+        system,
+        member,
+        annex_iii_2="2-electricity",
+        annex_iii_2_efficiency_only="yes",
+        annex_iii_2_failure_endangers="yes",
+    )
+    system.refresh_from_db()
+    assert (system.risk_class, system.annex_iii_point) == ("high_risk_annex_iii", "2-electricity")
+    assert selectors.latest_assessment(system).annex_iii_point == "2-electricity"
+
+
 def test_reclassifying_keeps_the_evidence_of_items_that_still_apply(system, member):
     classify(system, member, **HIGH_RISK)
     art10 = selectors.checklist_item_for_article(system, "Art. 10")
