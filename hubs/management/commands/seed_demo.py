@@ -10,9 +10,9 @@ from hubs.models import Hub
 SEEDERS = [
     "hubs.demo",
     "compute.demo",
+    "pilots.demo",  # before compliance: the demo AI systems are linked to the pilots
     "compliance.demo",
     "compliance.assurance.demo",
-    "pilots.demo",
     "pilots.clinics.demo",
     "pilots.events.demo",
     "hubs.network.demo",
