@@ -251,6 +251,16 @@ SPECTACULAR_SETTINGS = {
         "NewsKindEnum": "hubs.network.models.NewsKind",
         "DeliveryStatusEnum": "hubs.webhooks.models.DeliveryStatus",
         "EndpointStatusEnum": "hubs.webhooks.models.EndpointStatus",
+        "AISystemRoleEnum": "compliance.models.Role",
+        "ModalityEnum": "compliance.models.Modality",
+        "DeploymentStatusEnum": "compliance.models.DeploymentStatus",
+        "RiskClassEnum": "compliance.models.RiskClass",
+        "AssessmentStatusEnum": "compliance.models.AssessmentStatus",
+        "ChecklistItemStatusEnum": "compliance.models.ItemStatus",
+        "ChecklistSectionEnum": "compliance.models.ItemSection",
+        "EvidenceTypeEnum": "compliance.models.EvidenceType",
+        "EvidenceKindEnum": "compliance.models.EvidenceKind",
+        "BoardReviewStatusEnum": "compliance.models.ReviewStatus",
     },
 }
 
