@@ -41,6 +41,7 @@ from .models import (
     BoardMember,
     BoardReview,
     ChecklistItem,
+    DeploymentStatus,
     Evidence,
     EvidenceKind,
     EvidenceType,
@@ -59,6 +60,7 @@ ERROR_404 = OpenApiResponse(description="No such object, or not one you may see 
 ERROR_409 = OpenApiResponse(description="Not allowed in the object's current state (the message says why)")
 NOTICE = "The classification follows the portal's questionnaire; it is not legal advice."
 TAG_SYSTEMS, TAG_ASSESSMENTS, TAG_CHECKLIST, TAG_BOARD = "ai-systems", "assessments", "checklist", "ethics-board"
+LINK_LABELS = {"projects": "project", "applications": "credit application", "pilots": "pilot of this hub"}
 UNASSESSED = "unassessed"  # the filter value for systems without a classification (their class is "")
 
 
@@ -82,18 +84,6 @@ class _Reads:
 
 def _web_url(request, path) -> str:
     return request.build_absolute_uri(path) if request is not None else path
-
-
-def _objects(querysets, what, ids) -> tuple[list, str | None]:
-    """The rows with these ids from any of ``querysets`` in the order given, and the error if an id is in none
-    of them (the same message for a row that does not exist and one you may not link)."""
-    found = {}
-    for qs in querysets:
-        found |= {o.pk: o for o in qs.filter(pk__in=ids)}
-    missing = [str(i) for i in ids if i not in found]
-    if missing:
-        return [], f"No {what} you can link has the id {', '.join(missing)}."
-    return [found[i] for i in dict.fromkeys(ids)], None
 
 
 # --- Shared rows -----------------------------------------------------------------------------------
@@ -182,12 +172,19 @@ class OutcomeSerializer(serializers.Serializer):
     notice = serializers.CharField()
 
 
+def _provisional(assessment) -> engine.Outcome:
+    """A draft's outcome from its answers so far, classified once per response."""
+    if not hasattr(assessment, "_gf_outcome"):
+        assessment._gf_outcome = engine.classify(assessment.answers, assessment.questionnaire_version)
+    return assessment._gf_outcome
+
+
 def outcome_of(assessment) -> dict:
     """A submitted assessment's fixed outcome, or a draft's provisional one."""
     if assessment.status == AssessmentStatus.SUBMITTED:
         source, final, reasoning = assessment, True, assessment.reasoning
     else:
-        source = engine.classify(assessment.answers, assessment.questionnaire_version)
+        source = _provisional(assessment)
         final, reasoning = False, source.reasoning
     return {
         "final": final,
@@ -249,7 +246,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
         if obj.status == AssessmentStatus.SUBMITTED:
             asked = len(engine.load(obj.questionnaire_version).questions) - len(obj.skipped)
             return {"answered": asked, "total": asked, "complete": True, "unanswered": []}
-        outcome = engine.classify(obj.answers, obj.questionnaire_version)
+        outcome = _provisional(obj)
         answered, total = engine.progress(outcome)
         return {"answered": answered, "total": total, "complete": outcome.complete, "unanswered": outcome.unanswered}
 
@@ -527,7 +524,7 @@ class AISystemFilter(django_filters.FilterSet):
         help_text="A class, or `unassessed` for systems not classified yet",
     )
     sector = django_filters.ChoiceFilter(choices=Sector.choices)
-    deployment_status = django_filters.CharFilter(help_text="planned, development, testing, deployed or retired")
+    deployment_status = django_filters.ChoiceFilter(choices=DeploymentStatus.choices)
     mine = django_filters.BooleanFilter(method="filter_mine", help_text="`true`: only the systems you own")
 
     class Meta:
@@ -656,24 +653,17 @@ class AISystemLinksView(APIView):
         system = _system(request, pk)
         write = LinksSerializer(data=request.data)
         write.is_valid(raise_exception=True)
-        user, links = request.user, {}
-        # What you may add, plus what is linked already (it may stay, whoever linked it).
-        choices = {
-            "projects": ([services.linkable_projects(user, system, key), system.projects.all()], "project"),
-            "applications": (
-                [services.linkable_applications(user, system, key), system.applications.all()],
-                "credit application",
-            ),
-            "pilots": ([services.linkable_pilots(user, system, key), system.pilots.all()], "pilot of this hub"),
-        }
-        errors = {}
+        choices, links, errors = services.link_choices(request.user, system, key), {}, {}
         for field, ids in write.validated_data.items():
-            links[field], error = _objects(*choices[field], ids)
-            if error:
-                errors[field] = [error]
+            # An id that does not exist and one you may not link get the same answer.
+            found = {o.pk: o for o in choices[field].filter(pk__in=ids)}
+            missing = [str(i) for i in ids if i not in found]
+            if missing:
+                errors[field] = [f"No {LINK_LABELS[field]} you can link has the id {', '.join(missing)}."]
+            links[field] = [found[i] for i in dict.fromkeys(ids) if i in found]
         if errors:
             raise exceptions.ValidationError(errors)
-        services.system_link(system=system, acting_user=user, api_key=key, **links)
+        services.system_link(system=system, acting_user=request.user, api_key=key, **links)
         return Response(_system_body(request, pk))
 
 
@@ -1079,7 +1069,7 @@ class ItemEvidenceView(_Reads, generics.ListAPIView):
         else:
             evidence = services.evidence_link_add(label=data.get("label", ""), url=data["url"], **common)
         evidence = access.evidence_for(request.user, evidence.pk, api_key=api_key_of(request))
-        return Response(EvidenceSerializer(evidence, context={"request": request}).data, status=201)
+        return Response(EvidenceSerializer(evidence, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class EvidenceDetailView(_Reads, APIView):
@@ -1193,7 +1183,9 @@ class BoardMemberListView(generics.ListAPIView):
             hub=data["hub"], user=data["user"], title=data["title"], acting_user=request.user, api_key=key
         )
         member = access.board_member_for(request.user, member.pk, key)
-        return Response(BoardMemberSerializer(member).data, status=200 if unchanged else 201)
+        return Response(
+            BoardMemberSerializer(member).data, status=status.HTTP_200_OK if unchanged else status.HTTP_201_CREATED
+        )
 
 
 class BoardMemberDetailView(APIView):

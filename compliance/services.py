@@ -150,6 +150,8 @@ def system_create(*, hub, acting_user, owner=None, **fields) -> AISystem:
     owner = owner or acting_user
     if owner != acting_user and not hub_access.is_hub_staff(acting_user, hub):
         raise PermissionDenied("Only hub staff can register a system on someone else's behalf.")
+    if owner != acting_user and hub.pk not in hub_access.member_hub_ids(owner):
+        raise ValidationError({"owner": f"{owner} is not an active member of {hub}."})
     if fields.get("organisation") is None:
         raise ValidationError({"organisation": "Say which organisation is responsible for the system."})
     system = AISystem(hub=hub, owner=owner, **fields)
@@ -210,6 +212,24 @@ def linkable_pilots(user, system, api_key=None):
     if hub_access.is_hub_staff(user, system.hub, api_key):
         return qs
     return qs.filter(Q(lead=user) | Q(team=user)).distinct()
+
+
+def link_choices(user, system, api_key=None) -> dict:
+    """What each of the system's link lists may hold: what ``user`` may add, and what is linked already
+    (a link stays, whoever made it). Pages offer these; the API resolves ids in them."""
+    linkable = {
+        "projects": (Project, linkable_projects, ["hub"], "title"),
+        "applications": (Application, linkable_applications, ["hub", "call"], "-created_at"),
+        "pilots": (Pilot, linkable_pilots, ["hub"], "title"),
+    }
+    return {
+        field: model.objects.filter(
+            Q(pk__in=rule(user, system, api_key).values("pk")) | Q(pk__in=getattr(system, field).values("pk"))
+        )
+        .select_related(*joins)
+        .order_by(order, "pk")
+        for field, (model, rule, joins, order) in linkable.items()
+    }
 
 
 _LINKS = {

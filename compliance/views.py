@@ -145,12 +145,11 @@ def system_links(request, pk):
     system = access.system_for(request.user, pk)
     if not access.can_edit(request.user, system):
         raise PermissionDenied("You cannot change this AI system.")
-    projects = services.linkable_projects(request.user, system) | system.projects.all()
-    applications = services.linkable_applications(request.user, system) | system.applications.all()
+    choices = services.link_choices(request.user, system)
     form = LinkForm(
         request.POST or None,
-        projects=projects.distinct(),
-        applications=applications.distinct(),
+        projects=choices["projects"],
+        applications=choices["applications"],
         initial={"projects": system.projects.all(), "applications": system.applications.all()},
     )
     if request.method == "POST" and form.is_valid():

@@ -119,6 +119,24 @@ def test_a_member_registers_a_system_and_reads_it_back(owner_api, hub, member, o
     assert audit_trail_for(system).filter(action="ai_system.registered").exists()
 
 
+def test_staff_register_a_system_for_a_member_of_the_hub_only(staff, member, hub, organisation):
+    staff_api = api_as(staff, hub)
+    response = staff_api.post("/api/v1/ai-systems/", registration(hub, organisation, owner=member.pk), format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["owner"]["id"] == member.pk
+    outsider = verified_user(name="Not A Member")
+    refused = staff_api.post(
+        "/api/v1/ai-systems/", registration(hub, organisation, owner=outsider.pk, name="Other"), format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {"owner": [f"{outsider} is not an active member of {hub}."]}
+    by_member = api_as(member, hub).post(
+        "/api/v1/ai-systems/", registration(hub, organisation, owner=staff.pk, name="Third"), format="json"
+    )
+    assert by_member.status_code == 403
+    assert list(AISystem.objects.values_list("name", flat=True)) == ["Sepsis early warning"]
+
+
 def test_registration_errors_name_each_field_and_write_nothing(owner_api, hub, organisation, system):
     bad = registration(hub, organisation, sector="astrology", training_compute_flop=-1, name="")
     response = owner_api.post("/api/v1/ai-systems/", bad, format="json")

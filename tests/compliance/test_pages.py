@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from compliance import selectors, services
 from compliance.models import AISystem, Assessment, Evidence, ItemStatus
+from tests.compute.factories import ProjectFactory
 from tests.factories import OrganisationFactory
 
 from .factories import HIGH_RISK, AISystemFactory, answers, classify
@@ -203,3 +204,20 @@ def test_the_dossier_prints_and_downloads(member_client, system, member):
     assert "| Art. 10 |" in text
     js = member_client.get(reverse("compliance:dossier_download", args=[system.pk, "json"]))
     assert js.json()["classification"]["risk_class"] == "high_risk_annex_iii"
+
+
+def test_the_links_page_offers_your_projects_and_keeps_links_made_by_others(member_client, system, member, staff, hub):
+    mine = ProjectFactory(hub=hub, pi=member, title="Screening study")
+    staffs = ProjectFactory(hub=hub, title="Hub programme")
+    ProjectFactory(hub=hub, title="Unrelated project")
+    services.system_link(system=system, acting_user=staff, projects=[staffs])
+    url = reverse("compliance:system_links", args=[system.pk])
+    page = member_client.get(url)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Screening study" in body
+    assert "Hub programme" in body  # linked by staff: it may stay
+    assert "Unrelated project" not in body
+    response = member_client.post(url, {"projects": [mine.pk, staffs.pk]})
+    assert response.status_code == 302
+    assert set(system.projects.all()) == {mine, staffs}
