@@ -96,11 +96,20 @@ class EvidenceFileForm(forms.Form):
     label = forms.CharField(max_length=200, required=False, help_text="Defaults to the file name")
     evidence_type = forms.ChoiceField(choices=EvidenceType.choices, label="Kind of evidence")
 
+    def __init__(self, *args, **kwargs):
+        # Shown next to the link form, which has fields of the same names: ids of its own.
+        kwargs.setdefault("auto_id", "file_%s")
+        super().__init__(*args, **kwargs)
+
 
 class EvidenceLinkForm(forms.Form):
     label = forms.CharField(max_length=200)
     url = forms.CharField(max_length=500, label="Address", help_text="https://… or a page of this portal (/…)")
     evidence_type = forms.ChoiceField(choices=EvidenceType.choices, label="Kind of evidence")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "link_%s")
+        super().__init__(*args, **kwargs)
 
 
 class CommentForm(forms.Form):
