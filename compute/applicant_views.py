@@ -853,6 +853,10 @@ def application_detail(request, pk):
         "can_edit": access.can_edit(user, application),
         "can_withdraw": access.can_withdraw(user, application),
         "is_team": user.pk in team_ids,
+        # The AI systems the screening checks (AI Act class, ethics sign-off), for those who work on them.
+        "linked_systems": list(application.ai_systems.order_by("name"))
+        if user.pk in team_ids or hub_access.is_hub_staff(user, application.hub)
+        else [],
         "decided_automatically": application.decided_at is not None and application.decided_by_id is None,
     }
     template = "compute/applicant/application_detail.html"

@@ -133,9 +133,12 @@ def test_classify_work_the_checklist_get_the_boards_sign_off_and_pass_screening(
     page = new_page()
     log_in(page, scenario["researcher"].email)
 
-    # The system, from the AI systems list: not classified, and its application is held back.
-    page.goto("/compliance/")
-    page.get_by_role("link", name=SYSTEM).click()
+    # The application says what to do and links the AI system it is about.
+    page.goto(application.get_absolute_url())
+    expect(page.get_by_test_id("application-status")).to_have_text("Changes requested")
+    expect(page.get_by_test_id("decision")).to_contain_text("ethics board's sign-off")
+    expect(page.get_by_test_id("linked-system")).to_contain_text("Not assessed yet")
+    page.get_by_test_id("linked-system").get_by_role("link", name=SYSTEM).click()
     page.get_by_role("heading", name=SYSTEM).wait_for()
     expect(page.get_by_test_id("risk-class").first).to_have_text("Not assessed yet")
     expect(page.get_by_test_id("gate-problem")).to_contain_text("has not been classified")

@@ -90,3 +90,27 @@ def test_application_without_ai_system_passes(hub, member):
     )
     assert screen(application) == "approved"
     assert result(application, "ai_act_signoff").reason == "No AI system is linked to this application."
+
+
+def test_the_application_page_links_the_ai_systems_screening_checks(client, application, system, member, hub):
+    from django.urls import reverse
+
+    from compute.models import Review
+    from hubs.models import Role
+    from tests.conftest import verified_user
+    from tests.factories import MembershipFactory
+
+    classify(system, member, **HIGH_RISK)
+    url = reverse("compute:application_detail", args=[application.pk])
+    client.force_login(member)
+    page = client.get(url).content.decode()
+    assert f'href="{system.get_absolute_url()}"' in page
+    assert "Mammography triage</a> (High-risk: Annex III use case" in page
+    # A reviewer reads the application but not the system's compliance pages: no link to them.
+    reviewer = verified_user(name="Rita Reviewer")
+    MembershipFactory(user=reviewer, hub=hub, role=Role.REVIEWER)
+    Review.objects.create(application=application, reviewer=reviewer)
+    client.force_login(reviewer)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert system.get_absolute_url() not in page.content.decode()
