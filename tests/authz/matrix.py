@@ -42,6 +42,8 @@ class Row:
     a case that was not refused outright (401/403/404, login): changed is allowed, unchanged is
     denied, whatever the status (views that refuse with a message and a redirect, forms that
     ignore a foreign id). The row's ``data`` must then be a write that succeeds when allowed."""
+    variant: str = ""
+    """Tells apart two rows of one operation about different objects (``"unpublished call"``)."""
     note: str = field(default="", compare=False)
 
     @property
@@ -63,16 +65,22 @@ def expect(default: str, **roles: str) -> dict[str, str]:
     return table
 
 
-def page(method, name, default, *, args=None, data=None, marker=None, query="", note="", effect=None, **roles) -> Row:
+def page(
+    method, name, default="", *, args=None, data=None, marker=None, query="", note="", effect=None, variant="", **roles
+) -> Row:
     """A browser page: the two key roles see what an anonymous visitor sees unless told."""
+    default = roles.pop("default", default)
     roles.setdefault("partner_a", roles.get("anon", default))
     roles.setdefault("personal", roles.get("anon", default))
-    return Row(method, name, expect(default, **roles), args, data, marker, query, api=False, note=note, effect=effect)
+    return Row(method, name, expect(default, **roles), args, data, marker, query, False, effect, variant, note)
 
 
-def api(method, name, default, *, args=None, data=None, marker=None, query="", note="", effect=None, **roles) -> Row:
+def api(
+    method, name, default="", *, args=None, data=None, marker=None, query="", note="", effect=None, variant="", **roles
+) -> Row:
     """An API operation: sessions and keys both authenticate."""
-    return Row(method, name, expect(default, **roles), args, data, marker, query, api=True, note=note, effect=effect)
+    default = roles.pop("default", default)
+    return Row(method, name, expect(default, **roles), args, data, marker, query, True, effect, variant, note)
 
 
 # Shorthands for who may do what, as keyword arguments to page()/api(). Each one is a dict so a

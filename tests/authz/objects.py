@@ -42,14 +42,27 @@ def compute_objects(world, side):
     side.call = CallFactory(
         hub=hub, title=unique("call"), track=Track.PEER_REVIEW, resources=[side.resource], funded=10**9
     )
+    # Unpublished: a staff preview only.
+    side.draft_call = CallFactory(hub=hub, title=unique("unpublished call"), published=False, resources=[side.resource])
+    side.fast_call = CallFactory(
+        hub=hub, title=unique("fast call"), track=Track.FAST_LANE, resources=[side.resource], funded=10**9
+    )
     side.colleague = verified_user(name=f"Colleague {side.key.upper()}")
     MembershipFactory(user=side.colleague, hub=hub, role=Role.MEMBER)
+    # Not on any team: added to projects and asked to review by the rows.
+    side.teammate = verified_user(name=f"Teammate {side.key.upper()}")
+    MembershipFactory(user=side.teammate, hub=hub, role=Role.MEMBER)
+    side.reviewer2 = verified_user(name=f"Second reviewer {side.key.upper()}")
+    MembershipFactory(user=side.reviewer2, hub=hub, role=Role.REVIEWER)
     side.project = make_project(hub=hub, pi=side.member, members=[side.colleague])
     side.project.title = unique("project")
     side.project.save(update_fields=["title"])
     side.draft = ApplicationFactory(call=side.call, project=side.project, title=unique("draft"))
     side.application = ApplicationFactory(call=side.call, project=side.project, title=unique("application"))
     set_status(side.application, AppStatus.IN_REVIEW)
+    # A fast-lane application sent to staff: approvable at once.
+    side.fast_app = ApplicationFactory(call=side.fast_call, project=side.project, title=unique("fast application"))
+    set_status(side.fast_app, AppStatus.IN_REVIEW)
     side.review = compute_services.review_assign(
         application=side.application, reviewer=side.reviewer, acting_user=side.staff
     )

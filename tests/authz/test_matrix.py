@@ -108,8 +108,9 @@ def test_every_api_operation_has_a_row():
 def test_rows_are_unique():
     seen = {}
     for row in ROWS:
-        assert (row.key, row.query) not in seen, f"two rows for {row.key}"
-        seen[(row.key, row.query)] = row
+        ident = (row.key, row.query, row.variant)
+        assert ident not in seen, f"two rows for {ident}: tell them apart with variant="
+        seen[ident] = row
 
 
 def test_rows_are_well_formed():
@@ -191,7 +192,9 @@ WORDS = {"y": "allowed", "n": "denied", "h": "answered without the object"}
 
 
 def _row_id(row) -> str:
-    return f"{row.method} {row.name}{'?' + row.query if row.query else ''}"
+    query = f"?{row.query}" if row.query else ""
+    variant = f" ({row.variant})" if row.variant else ""
+    return f"{row.method} {row.name}{query}{variant}"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_row_id)
