@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from hubs.access import is_hub_staff, staff_hub_ids, visible_hubs
 
-from .models import Event, EventStatus, Registration
+from .models import Event, EventStatus, PitchSlot, Registration
 
 
 def public_events(user) -> QuerySet:
@@ -64,6 +64,19 @@ def registrations_visible_to(user, api_key=None) -> QuerySet:
 
 def registration_for(user, pk, *, api_key=None, for_write=False) -> Registration:
     qs = registrations_visible_to(user, api_key).select_related("event", "event__hub", "user", "pitch_slot")
+    if for_write:
+        qs = qs.select_for_update(of=("self",))
+    return get_object_or_404(qs, pk=pk)
+
+
+def pitch_slot_for_visitor(user, pk, *, api_key=None, for_write=False) -> PitchSlot:
+    """A pitch slot of an event the user may see (a public one, or one they manage)."""
+    events = Event.objects.filter(
+        Q(pk__in=public_events(user).values("pk")) | Q(pk__in=events_for_staff(user, api_key).values("pk"))
+    )
+    if api_key is not None:
+        events = events.filter(hub_id=api_key.hub_id)
+    qs = PitchSlot.objects.filter(event__in=events).select_related("event", "event__hub")
     if for_write:
         qs = qs.select_for_update(of=("self",))
     return get_object_or_404(qs, pk=pk)

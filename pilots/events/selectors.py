@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import access
-from .models import Registration, RegistrationStatus
+from .models import Event, PitchSlot, Registration, RegistrationStatus
 
 R = RegistrationStatus
 
@@ -33,6 +33,29 @@ def event_list(*, user, q: str = "", hub: str = "", kind: str = "", when: str = 
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
     return qs
+
+
+def events_for_api(*, user, api_key=None):
+    """Public events plus the drafts the caller manages, with their counts; a key narrows to its hub."""
+    managed = access.events_for_staff(user, api_key)
+    qs = Event.objects.filter(Q(pk__in=access.public_events(user).values("pk")) | Q(pk__in=managed.values("pk")))
+    if api_key is not None:
+        qs = qs.filter(hub_id=api_key.hub_id)
+    return with_counts(qs.select_related("hub")).order_by("starts_at", "pk")
+
+
+def pitch_slots_of(event):
+    """The event's pitch slots with their holder (one registration at most: a unique constraint)."""
+    holder = Registration.objects.filter(pitch_slot=OuterRef("pk"))
+    return (
+        PitchSlot.objects.filter(event=event)
+        .annotate(
+            holder_id=Subquery(holder.values("pk")[:1], output_field=IntegerField()),
+            holder_user_id=Subquery(holder.values("user_id")[:1], output_field=IntegerField()),
+            holder_name=Subquery(holder.values("organisation_name")[:1]),
+        )
+        .order_by("starts_at", "pk")
+    )
 
 
 def _ahead():

@@ -264,6 +264,34 @@ def pitch_slot_claim(*, registration, pitch_slot, acting_user) -> Registration:
     return registration
 
 
+@transaction.atomic
+def pitch_slot_release(*, pitch_slot, acting_user) -> Registration:
+    """The startup holding a pitch slot (or hub staff) gives it back; another startup may claim it."""
+    # The same lock as claiming: a release and a claim of this slot run one after the other.
+    pitch_slot = PitchSlot.objects.select_for_update().select_related("event__hub").get(pk=pitch_slot.pk)
+    holder = (
+        Registration.objects.select_for_update(of=("self",))
+        .select_related("event", "event__hub")
+        .filter(pitch_slot=pitch_slot)
+        .first()
+    )
+    if holder is None:
+        raise InvalidTransition(pitch_slot, "release", "This pitch slot is free already.")
+    if holder.user_id != acting_user.pk and not is_hub_staff(acting_user, pitch_slot.event.hub):
+        raise PermissionDenied("Only the startup holding this pitch slot or hub staff can release it.")
+    Registration.objects.filter(pk=holder.pk).update(pitch_slot=None, updated_at=timezone.now())
+    holder.pitch_slot = None
+    audit_record(
+        holder,
+        "event.pitch_slot_released",
+        actor=acting_user,
+        hub=pitch_slot.event.hub,
+        before={"pitch_slot": pitch_slot.pk},
+        after={"pitch_slot": None},
+    )
+    return holder
+
+
 # --- Registration -----------------------------------------------------------------------------
 
 

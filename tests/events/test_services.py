@@ -279,6 +279,25 @@ def test_investors_and_waiting_startups_do_not_pitch(hub):
         assert "pitch_slot" in exc.value.message_dict
 
 
+def test_releasing_a_pitch_slot_frees_it_for_another_startup(hub, staff):
+    event = EventFactory(hub=hub, kind=EventKind.DEMO_DAY, capacity=10)
+    slot = PitchSlotFactory(event=event)
+    startup = register(event, role=RegistrationRole.STARTUP, organisation_name="Spreewald Robotics")
+    rival = register(event, role=RegistrationRole.STARTUP, organisation_name="Tejo Analytics")
+    services.pitch_slot_claim(registration=startup, pitch_slot=slot, acting_user=startup.user)
+    with pytest.raises(PermissionDenied):
+        services.pitch_slot_release(pitch_slot=slot, acting_user=rival.user)
+    released = services.pitch_slot_release(pitch_slot=slot, acting_user=startup.user)
+    assert released.pk == startup.pk
+    assert Registration.objects.get(pk=startup.pk).pitch_slot is None
+    assert AuditEvent.objects.filter(action="event.pitch_slot_released").count() == 1
+    with pytest.raises(InvalidTransition, match="free already"):
+        services.pitch_slot_release(pitch_slot=slot, acting_user=startup.user)
+    services.pitch_slot_claim(registration=rival, pitch_slot=slot, acting_user=rival.user)
+    services.pitch_slot_release(pitch_slot=slot, acting_user=staff)  # hub staff may free any slot
+    assert not Registration.objects.filter(pitch_slot=slot).exists()
+
+
 def test_the_database_lets_one_registration_hold_a_pitch_slot(hub):
     event = EventFactory(hub=hub, kind=EventKind.DEMO_DAY)
     slot = PitchSlotFactory(event=event)
