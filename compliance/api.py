@@ -73,8 +73,13 @@ class CanRead(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated) or api_key_of(request) is not None
 
 
+JSON_ONLY = [parsers.JSONParser]
+
+
 class _Reads:
-    """Reads for anyone who may read; writes for people (partner keys only read here)."""
+    """Reads for anyone who may read; writes for people (partner keys only read here). JSON bodies."""
+
+    parser_classes = JSON_ONLY
 
     def get_permissions(self):
         if self.request.method in permissions.SAFE_METHODS:
@@ -315,13 +320,24 @@ class WizardSerializer(serializers.Serializer):
         return QuestionSerializer(questions, many=True).data
 
 
-class AnswersSerializer(serializers.Serializer):
-    answers = serializers.DictField(
-        child=serializers.JSONField(allow_null=True),
-        allow_empty=False,
-        help_text="Question key -> answer: yes/no (or true/false), an option key, or a number. "
-        "An empty answer (null or '') clears it.",
-    )
+def answers_schema(version=engine.CURRENT_VERSION) -> dict:
+    """The request body of a PATCH of answers: one optional property per question of the questionnaire."""
+    properties = {}
+    for question in engine.load(version).questions:
+        if question.type == "yesno":
+            value = {"type": "string", "enum": [engine.YES, engine.NO]}
+        elif question.type == "choice":
+            value = {"type": "string", "enum": [o.key for o in question.options]}
+        else:
+            value = {"type": "number", "minimum": 0}
+        properties[question.key] = {**value, "nullable": True, "description": f"{question.article}: {question.text}"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "description": f"Question key -> answer (questionnaire {version}; a draft of another version lists its own "
+        "questions under /questions/). yes/no questions also take true/false; null or '' clears an answer.",
+    }
 
 
 class StartSerializer(serializers.Serializer):
@@ -330,10 +346,14 @@ class StartSerializer(serializers.Serializer):
     )
 
 
-class IncompleteSerializer(serializers.Serializer):
+class SubmitConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    code = serializers.CharField()
-    unanswered = serializers.ListField(child=serializers.CharField())
+    code = serializers.ChoiceField(
+        choices=["incomplete", "invalid_transition"], help_text="incomplete: questions left; or submitted already"
+    )
+    unanswered = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="When incomplete: the keys of the questions left"
+    )
 
 
 # --- AI systems --------------------------------------------------------------------------------------
@@ -637,6 +657,7 @@ class AISystemDetailView(_Reads, APIView):
 
 class AISystemLinksView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_SYSTEMS],
@@ -746,19 +767,20 @@ class AssessmentQuestionsView(_Reads, APIView):
         return Response(WizardSerializer(selectors.wizard_state(_assessment(request, pk))).data)
 
 
-ANSWERS_EXAMPLE = {"answers": {"ai_system": "yes", "eu_nexus": "yes", "excl_military": "no", "annex_iii_5": "5d"}}
+ANSWERS_EXAMPLE = {"ai_system": "yes", "eu_nexus": "yes", "excl_military": "no", "annex_iii_5": "5d"}
 
 
 class AssessmentAnswersView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_ASSESSMENTS],
         summary="Save answers to a draft",
-        description="Answers are merged into the draft; an empty answer clears one. A bad answer (an unknown "
-        "question, a value that is not one of its options) is named by its question key and nothing is saved. "
-        "Answers the wizard state in return.",
-        request=AnswersSerializer,
+        description="The body is the answers to save, by question key (a JSON merge patch of the draft's "
+        "answers: null clears one). A bad answer (an unknown question, a value that is not one of its options) is "
+        "named by its question key and nothing is saved. Answers the wizard state in return.",
+        request={"application/json": answers_schema()},
         responses={200: WizardSerializer, 400: ERROR_400, 403: ERROR_403, 404: ERROR_404, 409: ERROR_409},
         examples=[
             OpenApiExample("Scope and use case", value=ANSWERS_EXAMPLE, request_only=True),
@@ -772,16 +794,15 @@ class AssessmentAnswersView(APIView):
     )
     def patch(self, request, pk):
         assessment = _assessment(request, pk)
-        write = AnswersSerializer(data=request.data)
-        write.is_valid(raise_exception=True)
-        assessment = services.assessment_answer(
-            assessment=assessment, acting_user=request.user, answers=write.validated_data["answers"]
-        )
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send an object: question key -> answer."]})
+        services.assessment_answer(assessment=assessment, acting_user=request.user, answers=request.data)
         return Response(WizardSerializer(selectors.wizard_state(_assessment(request, pk))).data)
 
 
 class AssessmentSubmitView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_ASSESSMENTS],
@@ -792,7 +813,7 @@ class AssessmentSubmitView(APIView):
             403: ERROR_403,
             404: ERROR_404,
             409: OpenApiResponse(
-                IncompleteSerializer, description="Questions still to answer (listed), or submitted already"
+                SubmitConflictSerializer, description="Questions still to answer (listed), or submitted already"
             ),
         },
     )
@@ -916,6 +937,7 @@ class ChecklistItemListView(generics.ListAPIView):
     """The obligations of the AI systems you may see, with their status and owner."""
 
     permission_classes = [ApiKeyScopePermission, CanRead]
+    parser_classes = JSON_ONLY
     serializer_class = ChecklistItemSerializer
     filterset_class = ChecklistFilter
     search_fields = ["title", "article", "description"]
@@ -973,6 +995,7 @@ class ChecklistItemDetailView(_Reads, APIView):
 
 class EvidenceSerializer(serializers.ModelSerializer):
     item = serializers.IntegerField(source="item_id", read_only=True)
+    url = serializers.CharField(read_only=True, help_text="A link's address (http(s) or a path of this portal)")
     added_by = ComplianceUserSerializer(read_only=True, allow_null=True)
     file_name = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
@@ -1004,33 +1027,29 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return _web_url(self.context.get("request"), reverse("compliance:evidence_download", args=[obj.pk]))
 
 
-class EvidenceCreateSerializer(serializers.Serializer):
-    label = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, help_text="Required for a link; a file defaults to its name"
-    )
-    url = serializers.CharField(
-        max_length=500, required=False, help_text="A link: https://… or a path of this portal (/…)"
-    )
-    file = serializers.FileField(
-        required=False, help_text="A file (multipart): PDF, image, text, CSV, JSON, Office or OpenDocument, 10 MB"
-    )
+class EvidenceLinkSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=200, allow_blank=True, help_text="e.g. DPIA v2 (SharePoint)")
+    url = serializers.CharField(max_length=500, help_text="https://… or a path of this portal (/…)")
     evidence_type = serializers.ChoiceField(
         choices=EvidenceType.choices, required=False, help_text="Defaults to the first kind the item calls for"
     )
 
-    def validate(self, attrs):
-        if "url" in attrs and "file" in attrs:
-            raise serializers.ValidationError({"url": ["Send either a link ('url') or a 'file', not both."]})
-        if "url" not in attrs and "file" not in attrs:
-            raise serializers.ValidationError({"url": ["Send a link ('url') or, as multipart, a 'file'."]})
-        return attrs
+
+class EvidenceFileSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="PDF, image, text, CSV, JSON, Office or OpenDocument file, up to 10 MB")
+    label = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True, help_text="Defaults to the file name"
+    )
+    evidence_type = serializers.ChoiceField(
+        choices=EvidenceType.choices, required=False, help_text="Defaults to the first kind the item calls for"
+    )
 
 
 class ItemEvidenceView(_Reads, generics.ListAPIView):
     """Evidence attached to a checklist item, newest first."""
 
     serializer_class = EvidenceSerializer
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
     queryset = Evidence.objects.none()
 
     def get_queryset(self):
@@ -1048,7 +1067,7 @@ class ItemEvidenceView(_Reads, generics.ListAPIView):
         summary="Attach evidence: a link (JSON) or a file (multipart)",
         description="A file's type is checked against its name and first bytes; 10 MB at most. An item still "
         "to do moves to in progress.",
-        request={"application/json": EvidenceCreateSerializer, "multipart/form-data": EvidenceCreateSerializer},
+        request={"application/json": EvidenceLinkSerializer, "multipart/form-data": EvidenceFileSerializer},
         responses={201: EvidenceSerializer, 400: ERROR_400, 403: ERROR_403, 404: ERROR_404},
         examples=[
             OpenApiExample(
@@ -1060,14 +1079,15 @@ class ItemEvidenceView(_Reads, generics.ListAPIView):
     )
     def post(self, request, pk):
         item = access.item_for(request.user, pk, api_key=api_key_of(request))
-        write = EvidenceCreateSerializer(data=request.data)
+        is_file = request.content_type.startswith("multipart/")
+        write = (EvidenceFileSerializer if is_file else EvidenceLinkSerializer)(data=request.data)
         write.is_valid(raise_exception=True)
         data = write.validated_data
         common = {"item": item, "acting_user": request.user, "evidence_type": data.get("evidence_type")}
-        if "file" in data:
-            evidence = services.evidence_file_add(uploaded=data["file"], label=data.get("label", ""), **common)
+        if is_file:
+            evidence = services.evidence_file_add(uploaded=data["file"], label=data["label"], **common)
         else:
-            evidence = services.evidence_link_add(label=data.get("label", ""), url=data["url"], **common)
+            evidence = services.evidence_link_add(label=data["label"], url=data["url"], **common)
         evidence = access.evidence_for(request.user, evidence.pk, api_key=api_key_of(request))
         return Response(EvidenceSerializer(evidence, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -1140,6 +1160,7 @@ class BoardMemberListView(generics.ListAPIView):
     """Hub staff: the ethics boards of the hubs you run."""
 
     permission_classes = [ApiKeyScopePermission, IsStaffWithMfa]
+    parser_classes = JSON_ONLY
     serializer_class = BoardMemberSerializer
     filterset_class = BoardMemberFilter
     search_fields = ["user__name", "user__email", "title"]
@@ -1190,6 +1211,7 @@ class BoardMemberListView(generics.ListAPIView):
 
 class BoardMemberDetailView(APIView):
     permission_classes = [ApiKeyScopePermission, IsStaffWithMfa]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_BOARD], summary="One board seat (hub staff)", responses={200: BoardMemberSerializer, 404: ERROR_404}
@@ -1304,6 +1326,7 @@ class BoardReviewListView(generics.ListAPIView):
     """Ethics-board reviews of the systems you may see, newest first."""
 
     permission_classes = [ApiKeyScopePermission, CanRead]
+    parser_classes = JSON_ONLY
     serializer_class = BoardReviewSerializer
     filterset_class = BoardReviewFilter
     queryset = BoardReview.objects.none()
@@ -1332,6 +1355,7 @@ class BoardReviewListView(generics.ListAPIView):
 
 class BoardReviewRequestView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_BOARD],
@@ -1362,6 +1386,7 @@ class BoardReviewDetailView(_Reads, APIView):
 
 class BoardReviewDecideView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_BOARD],
@@ -1392,6 +1417,7 @@ class BoardReviewDecideView(APIView):
 
 class BoardReviewWithdrawView(APIView):
     permission_classes = [ApiKeyScopePermission, IsSignedInUser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         tags=[TAG_BOARD],

@@ -36,6 +36,7 @@ PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"
 
 def bearer(raw) -> APIClient:
     client = APIClient()
+    client.default_format = "json"  # the API takes JSON (multipart only for evidence files)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
 
@@ -339,9 +340,7 @@ def test_assessments_of_another_hub_or_with_a_read_only_key(system, foreign_syst
     read_only = api_as(member, hub, scope="read")
     assert read_only.get(f"/api/v1/assessments/{draft.pk}/").status_code == 200
     assert (
-        read_only.patch(
-            f"/api/v1/assessments/{draft.pk}/answers/", {"answers": {"ai_system": "yes"}}, format="json"
-        ).status_code
+        read_only.patch(f"/api/v1/assessments/{draft.pk}/answers/", {"ai_system": "yes"}, format="json").status_code
         == 403
     )
     assert read_only.post(f"/api/v1/assessments/{draft.pk}/submit/").status_code == 403
@@ -366,7 +365,7 @@ def test_the_questions_follow_the_answers_like_the_wizard(owner_api, system, mem
     assert questions["sections"][1]["state"] == "later"
     assert questions["sections"][1]["questions"] == []
     scope = {k: v for k, v in answers().items() if k in {q["key"] for q in questions["to_answer"]}}
-    response = owner_api.patch(f"/api/v1/assessments/{draft.pk}/answers/", {"answers": scope}, format="json")
+    response = owner_api.patch(f"/api/v1/assessments/{draft.pk}/answers/", scope, format="json")
     assert response.status_code == 200, response.json()
     after = response.json()
     assert after["sections"][0]["state"] == "done"
@@ -388,7 +387,7 @@ def test_bad_answers_are_named_by_question_key_and_nothing_is_saved(owner_api, s
     url = f"/api/v1/assessments/{draft.pk}/answers/"
     response = owner_api.patch(
         url,
-        {"answers": {"ai_system": "yes", "annex_iii_5": "5z", "gpai_compute": "lots", "colour": "red"}},
+        {"ai_system": "yes", "annex_iii_5": "5z", "gpai_compute": "lots", "colour": "red"},
         format="json",
     )
     assert response.status_code == 400
@@ -397,8 +396,11 @@ def test_bad_answers_are_named_by_question_key_and_nothing_is_saved(owner_api, s
     assert "Pick one of" in errors["annex_iii_5"][0]
     assert "Enter a number" in errors["gpai_compute"][0]
     assert errors["colour"] == ["No such question in this questionnaire."]
-    assert owner_api.patch(url, {"answers": {}}, format="json").status_code == 400
-    assert "answers" in owner_api.patch(url, {"answer": {"ai_system": "yes"}}, format="json").json()
+    wrapped = owner_api.patch(url, {"answers": {"ai_system": "yes"}}, format="json")
+    assert wrapped.json() == {"answers": ["No such question in this questionnaire."]}
+    not_an_object = owner_api.patch(url, [{"ai_system": "yes"}], format="json")
+    assert not_an_object.json() == {"non_field_errors": ["Send an object: question key -> answer."]}
+    assert owner_api.patch(url, {}, format="json").status_code == 200  # nothing to save
     draft.refresh_from_db()
     assert draft.answers == {}
 
@@ -428,7 +430,7 @@ def test_submitting_fixes_the_outcome_and_a_second_submit_is_409(owner_api, syst
         if not todo:
             break
         batch = {q["key"]: full[q["key"]] for q in todo}
-        saved = owner_api.patch(f"/api/v1/assessments/{pk}/answers/", {"answers": batch}, format="json")
+        saved = owner_api.patch(f"/api/v1/assessments/{pk}/answers/", batch, format="json")
         assert saved.status_code == 200, saved.json()
     response = owner_api.post(f"/api/v1/assessments/{pk}/submit/")
     assert response.status_code == 200, response.json()
@@ -452,7 +454,7 @@ def test_submitting_fixes_the_outcome_and_a_second_submit_is_409(owner_api, syst
     again = owner_api.post(f"/api/v1/assessments/{pk}/submit/")
     assert again.status_code == 409
     assert again.json()["code"] == "invalid_transition"
-    late = owner_api.patch(f"/api/v1/assessments/{pk}/answers/", {"answers": {"ai_system": "no"}}, format="json")
+    late = owner_api.patch(f"/api/v1/assessments/{pk}/answers/", {"ai_system": "no"}, format="json")
     assert late.status_code == 409
     assert Assessment.objects.get(pk=pk).answers["ai_system"] == "yes"
     assert owner_api.get(f"/api/v1/assessments/{pk}/").json()["outcome"] == outcome
@@ -581,7 +583,9 @@ def test_bad_evidence_names_the_field_and_stores_nothing(owner_api, item):
     bad_url = owner_api.post(url, {"label": "Report", "url": "javascript:alert(1)"}, format="json")
     assert "url" in bad_url.json()
     nothing = owner_api.post(url, {"label": "Report"}, format="json")
-    assert "url" in nothing.json()
+    assert nothing.json() == {"url": ["This field is required."]}
+    no_file = owner_api.post(url, {"label": "Report", "url": "https://example.org/"}, format="multipart")
+    assert no_file.json() == {"file": ["No file was submitted."]}
     bad_type = owner_api.post(url, {"label": "R", "url": "/x", "evidence_type": "VIDEO"}, format="json")
     assert "evidence_type" in bad_type.json()
     fake_pdf = owner_api.post(url, {"file": SimpleUploadedFile("r.pdf", b"MZ\x90\x00")}, format="multipart")
