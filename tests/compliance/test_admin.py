@@ -475,3 +475,14 @@ def test_reviews_are_withdrawn_by_action(staff_client, ours):
     assert review.status == ReviewStatus.WITHDRAWN
     assert audit_trail_for(review).filter(action="board_review.withdrawn").exists()
     assert staff_client.post(change("boardreview", review.pk), {"status": "approved"}).status_code == 403
+
+
+def test_linking_autocompletes_only_the_staff_members_hubs_projects(staff_client, hub, other_hub, ours):
+    ProjectFactory(hub=hub, title="Triage pilot study")
+    ProjectFactory(hub=other_hub, title="Triage in Helsinki")
+    response = staff_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "compliance", "model_name": "aisystem", "field_name": "projects", "term": "Triage"},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Triage pilot study"]
