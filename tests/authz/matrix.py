@@ -92,3 +92,12 @@ OWNER_AND_STAFF = {**STAFF_OF_HUB, "member_a": "yn", "member_b": "ny"}
 OWNER_ONLY = {"default": "nn", "member_a": "yn", "member_b": "ny"}
 EVERYONE = {"default": "yy"}
 SIGNED_IN = {"default": "yy", "anon": "nn"}
+
+
+def listing(table: dict[str, str], *, refused=("anon",)) -> dict[str, str]:
+    """The list version of an access ``table``: whoever may not open an object finds the list
+    without it ("h") instead of being refused, except the ``refused`` roles (who get no list)."""
+    listed = {role: e.replace("n", "h") for role, e in table.items()}
+    for role in refused:
+        listed[role] = "n" * len(table.get("default", "nn"))
+    return listed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
+from importlib import import_module
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -37,6 +38,9 @@ ROLES = (
 )
 """``personal`` is a personal API key (write scope) of ``member_a``, scoped to hub A.
 ``partner_a`` is a write-scoped key of hub A's HPC centre (the provider of hub A's resources)."""
+
+OBJECT_MODULES = ("objects", "objects_pilots")
+"""The builders' modules (``objects_<app>.py``), hubs and compute first: later apps link to them."""
 
 _seq = itertools.count(1)
 _builders: list[Callable[[World, Side], None]] = []
@@ -89,7 +93,9 @@ class World:
 
 def build_world() -> World:
     # Imported here: the builders' modules import models, which needs the app registry.
-    from . import objects  # noqa: F401  (registers the builders)
+    # Importing registers their builders, in this order.
+    for module in OBJECT_MODULES:
+        import_module(f"{__package__}.{module}")
     from .people import people
 
     world = World()
