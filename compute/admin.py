@@ -458,6 +458,7 @@ class ProjectAdmin(HubScopedAdmin):
     list_filter = [HUB_FILTER]
     search_fields = ["title", "pi__email", "pi__name", "organisation__name"]
     list_select_related = ["hub", "pi", "organisation"]
+    ordering = ["title", "pk"]  # a stable order for the pages of the list and of autocomplete (AI systems)
     readonly_fields = ["hub", "pi", "organisation", "created_at"]
     fields = ["title", "summary", *readonly_fields]
     inlines = [ProjectMemberInline]
