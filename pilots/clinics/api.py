@@ -315,10 +315,14 @@ class SlotDetailView(APIView):
     permission_classes = [ApiKeyScopePermission]
 
     def _slot(self, request, pk):
-        """A published slot the caller may see, or any slot they manage (withdrawn and past ones too)."""
+        """A published slot the caller may see, or any slot they manage (withdrawn and past ones too).
+        An API key narrows both to its hub, as the list does."""
+        key = api_key_of(request)
         visible = access.public_slots(request.user).values("pk")
-        managed = access.slots_managed_by(request.user, api_key_of(request)).values("pk")
+        managed = access.slots_managed_by(request.user, key).values("pk")
         qs = ClinicSlot.objects.filter(Q(pk__in=visible) | Q(pk__in=managed)).select_related("hub", "expert")
+        if key is not None:
+            qs = qs.filter(hub_id=key.hub_id)
         slot = qs.annotate(is_booked=_slot_booked("pk")).filter(pk=pk).first()
         if slot is None:
             raise exceptions.NotFound("No such clinic slot.")

@@ -265,7 +265,8 @@ def slot_create(request):
     form = SlotForm(request.POST or None, hubs=hubs, experts=experts, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        hub = next(h for h in hubs if str(h.pk) == data.pop("hub"))
+        hub_id = data.pop("hub")  # popped once: the generator below would pop it again per hub
+        hub = next(h for h in hubs if str(h.pk) == hub_id)
         expert = User.objects.get(pk=int(data.pop("expert")))
         try:
             slot = services.slot_create(hub=hub, expert=expert, acting_user=request.user, **data)

@@ -244,3 +244,13 @@ def test_a_key_for_one_hub_sees_only_that_hubs_bookings(client, hub, other_hub, 
     _key, raw = make_api_key(hub=other_hub, user=member)
     items = results(client.get("/api/v1/clinic-bookings/", HTTP_AUTHORIZATION=f"Bearer {raw}"))
     assert [i["slot"]["hub"]["slug"] for i in items] == ["helsinki"]
+
+
+def test_a_key_for_one_hub_reads_only_that_hubs_slots(client, hub, other_hub, expert, member):
+    # Regression: the slot list was narrowed to the key's hub but one slot was not.
+    here, there = SlotFactory(hub=hub, expert=expert), SlotFactory(hub=other_hub)
+    _key, raw = make_api_key(hub=hub, user=member)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get(f"/api/v1/clinic-slots/{here.pk}/", **auth).status_code == 200
+    assert client.get(f"/api/v1/clinic-slots/{there.pk}/", **auth).status_code == 404
+    assert client.get(f"/api/v1/clinic-slots/{there.pk}/").status_code == 200  # public without a key

@@ -301,6 +301,29 @@ def test_an_expert_publishes_a_slot_from_the_form(client, hub, expert):
     assert (slot.mode, slot.link, slot.duration_minutes) == ("online", "https://meet.example/eva", 45)
 
 
+def test_staff_of_two_hubs_publish_at_the_second_one(client, hub, other_hub, staff):
+    # Regression: the view looked the chosen hub up with a generator that popped the form's
+    # "hub" once per hub, so any hub after the first in the list answered a 500.
+    MembershipFactory(user=staff, hub=other_hub, role=Role.STAFF)
+    login(client, staff)
+    second = max(hub, other_hub, key=lambda h: h.name)
+    start = (timezone.localtime() + timedelta(days=3)).replace(hour=10, minute=0)
+    response = client.post(
+        reverse("clinics:slot_create"),
+        {
+            "hub": second.pk,
+            "expert": staff.pk,
+            "topic": "Vision for bakeries",
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "duration_minutes": 45,
+            "mode": "on_site",
+            "place": "Room 1",
+        },
+    )
+    assert response.status_code == 302
+    assert ClinicSlot.objects.get().hub == second
+
+
 def test_the_slot_form_names_bad_fields(client, hub, expert):
     login(client, expert)
     past = (timezone.localtime() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
