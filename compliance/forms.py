@@ -70,10 +70,16 @@ class LinkForm(forms.Form):
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label="Credit applications"
     )
 
-    def __init__(self, *args, projects, applications, **kwargs):
+    pilots = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label="Pilots"
+    )
+
+    def __init__(self, *args, projects, applications, pilots, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["projects"].queryset = projects
         self.fields["applications"].queryset = applications
+        self.fields["pilots"].queryset = pilots
+        self.fields["pilots"].label_from_instance = lambda p: f"{p.title} ({p.hub}, {p.get_status_display()})"
         self.fields["applications"].label_from_instance = lambda a: f"{a.title} ({a.call}, {a.get_status_display()})"
 
 

@@ -150,7 +150,12 @@ def system_links(request, pk):
         request.POST or None,
         projects=choices["projects"],
         applications=choices["applications"],
-        initial={"projects": system.projects.all(), "applications": system.applications.all()},
+        pilots=choices["pilots"],
+        initial={
+            "projects": system.projects.all(),
+            "applications": system.applications.all(),
+            "pilots": system.pilots.all(),
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:

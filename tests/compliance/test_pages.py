@@ -224,3 +224,19 @@ def test_the_links_page_offers_your_projects_and_keeps_links_made_by_others(memb
     response = member_client.post(url, {"projects": [mine.pk, staffs.pk]})
     assert response.status_code == 302
     assert set(system.projects.all()) == {mine, staffs}
+
+
+def test_the_links_page_links_the_pilots_you_lead_at_the_systems_hub(member_client, system, member, hub, other_hub):
+    from tests.pilots.factories import PilotFactory
+
+    mine = PilotFactory(hub=hub, lead=member, title="Breast screening in Lyon")
+    PilotFactory(hub=hub, title="Someone else's pilot")
+    PilotFactory(hub=other_hub, lead=member, title="My Helsinki pilot")
+    url = reverse("compliance:system_links", args=[system.pk])
+    body = member_client.get(url).content.decode()
+    assert "Breast screening in Lyon" in body
+    assert "Someone else's pilot" not in body
+    assert "My Helsinki pilot" not in body  # another hub's pilot cannot deploy this hub's system here
+    response = member_client.post(url, {"pilots": [mine.pk]})
+    assert response.status_code == 302
+    assert list(system.pilots.all()) == [mine]
