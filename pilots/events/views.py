@@ -194,7 +194,8 @@ def staff_event_create(request):
     form = EventForm(request.POST or None, hubs=hubs)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        hub = next(h for h in hubs if str(h.pk) == data.pop("hub"))
+        hub_id = data.pop("hub")  # popped once: the generator below would pop it again per hub
+        hub = next(h for h in hubs if str(h.pk) == hub_id)
         try:
             event = services.event_create(hub=hub, acting_user=request.user, **data)
         except ValidationError as exc:

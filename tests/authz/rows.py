@@ -2,7 +2,7 @@
 
 from importlib import import_module
 
-MODULES = ("matrix_platform", "matrix_hubs", "matrix_compute", "matrix_pilots", "matrix_clinics")
+MODULES = ("matrix_platform", "matrix_hubs", "matrix_compute", "matrix_pilots", "matrix_clinics", "matrix_events")
 
 # URL names whose rows are not written yet (each with the reason); the completeness tests accept
 # them, the report lists them. Keep this empty.

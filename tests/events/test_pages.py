@@ -8,10 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from hubs.models import Role
 from pilots.events import services
 from pilots.events.models import Event, EventKind, EventStatus, Registration, RegistrationRole, RegistrationStatus
 from tests.conftest import verified_user
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, UserFactory
 
 from .factories import EventFactory, PitchSlotFactory, RegistrationFactory, in_days
 
@@ -172,6 +173,30 @@ def test_my_registrations_lists_mine_with_the_waiting_position(client, hub, memb
 
 
 # --- Staff pages --------------------------------------------------------------------------------
+
+
+def test_staff_of_two_hubs_create_an_event_at_the_second_one(client, hub, other_hub, staff):
+    # Regression: the view looked the chosen hub up with a generator that popped the form's
+    # "hub" once per hub, so any hub after the first in the list answered a 500.
+    MembershipFactory(user=staff, hub=other_hub, role=Role.STAFF)
+    login(client, staff)
+    second = max(hub, other_hub, key=lambda h: h.name)
+    start = (timezone.localtime() + timedelta(days=30)).replace(hour=9, minute=0)
+    response = client.post(
+        reverse("events:staff_event_create"),
+        {
+            "hub": second.pk,
+            "title": "Applied ML training",
+            "kind": "training",
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"),
+            "mode": "online",
+            "link": "https://meet.example/ml",
+            "capacity": 25,
+        },
+    )
+    assert response.status_code == 302
+    assert Event.objects.get().hub == second
 
 
 def test_staff_create_a_draft_then_publish_it_after_confirming(client, hub, staff):
