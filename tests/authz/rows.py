@@ -2,7 +2,15 @@
 
 from importlib import import_module
 
-MODULES = ("matrix_platform", "matrix_hubs", "matrix_compute", "matrix_pilots", "matrix_clinics", "matrix_events")
+MODULES = (
+    "matrix_platform",
+    "matrix_hubs",
+    "matrix_compute",
+    "matrix_pilots",
+    "matrix_clinics",
+    "matrix_events",
+    "matrix_hubs_areas",
+)
 
 # URL names whose rows are not written yet (each with the reason); the completeness tests accept
 # them, the report lists them. Keep this empty.
