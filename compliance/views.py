@@ -102,7 +102,7 @@ def system_create(request):
     hubs = _system_form_hubs(request.user)
     if not hubs.exists():
         messages.error(request, "Join a hub first: AI systems are registered at a hub you are a member of.")
-        return redirect("hubs:hub_list")
+        return redirect("hubs:directory")
     initial = {}
     profile = getattr(request.user, "profile", None)
     if profile is not None and profile.organisation_id:

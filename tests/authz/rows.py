@@ -10,6 +10,7 @@ MODULES = (
     "matrix_clinics",
     "matrix_events",
     "matrix_hubs_areas",
+    "matrix_compliance",
 )
 
 # URL names whose rows are not written yet (each with the reason); the completeness tests accept

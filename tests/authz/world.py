@@ -39,7 +39,14 @@ ROLES = (
 """``personal`` is a personal API key (write scope) of ``member_a``, scoped to hub A.
 ``partner_a`` is a write-scoped key of hub A's HPC centre (the provider of hub A's resources)."""
 
-OBJECT_MODULES = ("objects", "objects_pilots", "objects_clinics", "objects_events", "objects_hubs_areas")
+OBJECT_MODULES = (
+    "objects",
+    "objects_pilots",
+    "objects_clinics",
+    "objects_events",
+    "objects_hubs_areas",
+    "objects_compliance",
+)
 """The builders' modules (``objects_<app>.py``), hubs and compute first: later apps link to them."""
 
 _seq = itertools.count(1)

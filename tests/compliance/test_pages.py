@@ -7,6 +7,7 @@ from django.urls import reverse
 from compliance import selectors, services
 from compliance.models import AISystem, Assessment, Evidence, ItemStatus
 from tests.compute.factories import ProjectFactory
+from tests.conftest import verified_user
 from tests.factories import OrganisationFactory
 
 from .factories import HIGH_RISK, AISystemFactory, answers, classify
@@ -44,6 +45,14 @@ def test_the_list_shows_class_and_progress_with_constant_queries(
     assert b"Sign-off needed" in page.content
     filtered = member_client.get(reverse("compliance:system_list"), {"risk_class": "unassessed"})
     assert filtered.content.count(b'data-testid="system-row"') == 5
+
+
+def test_registering_without_a_hub_sends_to_the_hub_directory(client, db):
+    # Regression: the redirect named a URL that does not exist ("hubs:hub_list"): a 500.
+    client.force_login(verified_user(name="Nomad"))
+    response = client.get(reverse("compliance:system_create"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("hubs:directory")
 
 
 def test_registering_from_the_browser(member_client, hub, member):
