@@ -87,6 +87,28 @@ def _validate(values, *, now, new: bool) -> None:
         raise ValidationError(errors)
 
 
+def _check_capacity(event, capacity) -> int:
+    confirmed = event.registrations.filter(status=R.CONFIRMED).count()
+    if capacity < confirmed:
+        raise ValidationError(
+            {"capacity": f"{confirmed} people already have a confirmed place: the capacity cannot go below that."}
+        )
+    return confirmed
+
+
+def event_validate(*, values, event=None) -> None:
+    """Raise what ``event_create`` (no ``event``) or ``event_update`` would refuse, writing nothing.
+    Forms that save in a later step (the admin) ask here first, so errors land on their fields."""
+    if event is not None and event.status == EventStatus.CANCELLED:
+        raise ValidationError("This event is cancelled; it can no longer be changed.")
+    if event is not None:
+        values = {f: getattr(event, f) for f in EVENT_FIELDS} | values
+    values = {"mode": EventMode.ON_SITE, "description": "", "place": "", "link": ""} | values
+    _validate(values, now=timezone.now(), new=event is None)
+    if event is not None:
+        _check_capacity(event, values["capacity"])
+
+
 def _unique_slug(title, starts_at) -> str:
     base = slugify(f"{title}-{timezone.localtime(starts_at):%Y-%m-%d}")[:70] or "event"
     slug, n = base, 2
@@ -137,11 +159,7 @@ def event_update(*, event, acting_user, **changes) -> Event:
         raise InvalidTransition(event, "edit", "This event is cancelled.")
     values = {f: getattr(event, f) for f in EVENT_FIELDS} | changes
     _validate(values, now=timezone.now(), new=False)
-    confirmed = event.registrations.filter(status=R.CONFIRMED).count()
-    if values["capacity"] < confirmed:
-        raise ValidationError(
-            {"capacity": f"{confirmed} people already have a confirmed place: the capacity cannot go below that."}
-        )
+    confirmed = _check_capacity(event, values["capacity"])
     before = {f: getattr(event, f) for f in changes}
     for field, value in values.items():
         setattr(event, field, value.strip() if isinstance(value, str) else value)
@@ -211,9 +229,8 @@ def event_cancel(*, event, acting_user, reason: str = "") -> Event:
 # --- Pitch slots ----------------------------------------------------------------------------
 
 
-@transaction.atomic
-def pitch_slot_add(*, event, starts_at, minutes: int = 10, acting_user) -> PitchSlot:
-    _require_staff(acting_user, event.hub)
+def pitch_slot_validate(*, event, starts_at, minutes) -> None:
+    """Raise what ``pitch_slot_add`` would refuse, writing nothing."""
     errors = {}
     if event.kind != EventKind.DEMO_DAY:
         errors["event"] = "Only demo days have pitch slots."
@@ -223,6 +240,12 @@ def pitch_slot_add(*, event, starts_at, minutes: int = 10, acting_user) -> Pitch
         errors["minutes"] = "A pitch lasts between 1 and 120 minutes."
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def pitch_slot_add(*, event, starts_at, minutes: int = 10, acting_user) -> PitchSlot:
+    _require_staff(acting_user, event.hub)
+    pitch_slot_validate(event=event, starts_at=starts_at, minutes=minutes)
     try:
         with transaction.atomic():
             slot = PitchSlot.objects.create(event=event, starts_at=starts_at, minutes=minutes)
