@@ -11,6 +11,7 @@ MODULES = (
     "matrix_events",
     "matrix_hubs_areas",
     "matrix_compliance",
+    "matrix_assurance",
 )
 
 # URL names whose rows are not written yet (each with the reason); the completeness tests accept

@@ -46,6 +46,7 @@ OBJECT_MODULES = (
     "objects_events",
     "objects_hubs_areas",
     "objects_compliance",
+    "objects_assurance",
 )
 """The builders' modules (``objects_<app>.py``), hubs and compute first: later apps link to them."""
 
