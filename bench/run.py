@@ -6,7 +6,9 @@
 
 For every key page and API list: the number of SQL queries, the median and p95 latency
 in-process (Django's test client, no network), the same for a bare baseline view that runs the
-page's main (most expensive) SQL statement and returns its rows as JSON, and the ratio of the two.
+SQL the page ran (every statement, verbatim, recorded in the same run: the page's main query and
+the session, user and access lookups around it) and returns the rows as JSON, and the ratio of
+the two: what the ORM, forms, templates and serializers cost on top of the database work.
 Then the same pages over HTTP against gunicorn (2 workers) with concurrent clients. Then the
 throughputs: usage ingest through the API, and screening + decision of fast-lane applications
 with one and with two Celery worker processes on Redis. Then the resident memory of the gunicorn
@@ -38,19 +40,33 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class Page:
-    def __init__(self, name, path, who):
-        self.name, self.path, self.who = name, path, who
+    """A page measured as ``who`` sees it; ``cold`` names a cache key dropped before each request
+    (a page whose figures are cached is also measured as the request that recomputes them)."""
+
+    def __init__(self, name, path, who, *, cold=""):
+        self.name, self.path, self.who, self.cold = name, path, who, cold
+
+    def prepare(self):
+        if self.cold:
+            from django.core.cache import cache
+
+            cache.delete(self.cold)
 
 
 def logins():
-    """``{who: (session cookie or None, api key or None)}`` for the roles the pages need."""
+    """``{who: (session cookie or None, api key or None)}`` for the roles the pages need, and the
+    objects the pages show: Lyon's first allocation (its PI is the applicant) and the oldest
+    application waiting for Lyon's staff."""
     from django.test import Client
 
-    from compute.models import Allocation
+    from compute.models import Allocation, Application, AppStatus
     from hubs.models import User
 
     staff = User.objects.get(email=STAFF_EMAIL.format(slug="lyon"))
     allocation = Allocation.objects.filter(hub__slug="lyon").order_by("pk").select_related("project").first()
+    allocation.waiting = (
+        Application.objects.filter(hub__slug="lyon", status=AppStatus.IN_REVIEW).order_by("submitted_at", "pk").first()
+    )
     applicant = allocation.project.pi
     keys = dict(line.split(" ", 1) for line in partner_keys_file().read_text().splitlines() if line)
     from hubs import services
@@ -72,6 +88,11 @@ def key_pages(allocation) -> list[Page]:
 
     pages = [
         Page("Staff queue (waiting)", reverse("compute:staff_queue") + "?status=waiting", "staff"),
+        Page(
+            "Staff application page (waiting)",
+            reverse("compute:staff_application", args=[allocation.waiting.pk]),
+            "staff",
+        ),
         Page("Applicant dashboard", reverse("hubs:dashboard"), "applicant"),
         Page(
             "Project page with usage chart",
@@ -89,15 +110,22 @@ def key_pages(allocation) -> list[Page]:
         Page("API allocations, 100 per page (staff key)", "/api/v1/allocations/?page_size=100", "staff key"),
         Page("API usage records, 100 per page (partner key)", "/api/v1/usage-records/?page_size=100", "partner"),
     ]
-    for name, url_name in (("Showcase", "pilots:showcase"), ("Network statistics", "pilots:statistics")):
+    from pilots.statistics import CACHE_KEY
+
+    for name, url_name, cold in (
+        ("Showcase", "pilots:showcase", ""),
+        ("Network statistics (cached)", "pilots:statistics", ""),
+        ("Network statistics (recomputed)", "pilots:statistics", CACHE_KEY),
+    ):
         try:
-            pages.append(Page(name, reverse(url_name), "anonymous"))
+            pages.append(Page(name, reverse(url_name), "anonymous", cold=cold))
         except NoReverseMatch:
             print(f"  ({name}: no such page yet, skipped)")
     return pages
 
 
 def _client_get(client, page, auth):
+    page.prepare()
     session, key = auth
     client.cookies.clear()
     extra = {}
@@ -116,20 +144,31 @@ def measure_in_process(pages, auth, repeat):
     client = Client()
     rows, baselines = [], {}
     for page in pages:
+        for _ in range(3):  # warm: caches, connection, the planner's statistics
+            _client_get(client, page, auth[page.who])
+        # Counted on a warm request (as users meet the page); read before the next request,
+        # whose request_started signal clears Django's query log.
         with CaptureQueriesContext(connection) as captured:
             response = _client_get(client, page, auth[page.who])
         if response.status_code != 200:
             raise SystemExit(f"{page.name}: {page.path} answered {response.status_code}")
-        main_sql = max(captured.captured_queries, key=lambda q: float(q["time"]))["sql"]
-        baselines[page.name] = main_sql
-        for _ in range(3):
-            _client_get(client, page, auth[page.who])
+        statements = [q["sql"] for q in captured.captured_queries]
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]), default=None)
+        baselines[page.name] = statements
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
             _client_get(client, page, auth[page.who])
             times.append((time.perf_counter() - start) * 1000)
-        rows.append({"page": page, "queries": len(captured), "median": median(times), "p95": percentile(times, 95)})
+        rows.append(
+            {
+                "page": page,
+                "queries": len(statements),
+                "slowest_sql": slowest["sql"] if slowest else "",
+                "median": median(times),
+                "p95": percentile(times, 95),
+            }
+        )
     BASELINE_FILE.write_text(json.dumps({slug(n): sql for n, sql in baselines.items()}))
     from bench import urls as bench_urls
 
@@ -209,7 +248,7 @@ def http_get(path, auth, timeout=60):
     return response.status, elapsed
 
 
-def load(path, auth, *, requests, clients):
+def load(path, auth, *, requests, clients, prepare=None):
     """``requests`` GETs of ``path`` from ``clients`` threads; returns (latencies ms, errors, seconds)."""
     latencies, errors = [], []
     lock = threading.Lock()
@@ -221,6 +260,8 @@ def load(path, auth, *, requests, clients):
                 if next(counter, None) is None:
                     return
             try:
+                if prepare is not None:
+                    prepare()
                 status, ms = http_get(path, auth)
             except OSError as exc:
                 with lock:
@@ -242,7 +283,9 @@ def measure_http(rows, auth, *, requests, clients):
     for row in rows:
         page = row["page"]
         load(page.path, auth[page.who], requests=4, clients=2)
-        latencies, errors, seconds = load(page.path, auth[page.who], requests=requests, clients=clients)
+        latencies, errors, seconds = load(
+            page.path, auth[page.who], requests=requests, clients=clients, prepare=page.prepare
+        )
         if errors:
             raise SystemExit(f"{page.name} over HTTP: {len(errors)} errors, e.g. {errors[:3]}")
         row["http_median"], row["http_p95"] = median(latencies), percentile(latencies, 95)

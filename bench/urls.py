@@ -1,5 +1,6 @@
-"""The portal's URLs plus ``/bench/baseline/<name>/``: a bare view that runs a page's main SQL
-(recorded by ``bench/run.py`` in ``.baseline_sql.json``) and returns its rows as JSON."""
+"""The portal's URLs plus ``/bench/baseline/<name>/``: a bare view that runs the SQL a page ran
+(every statement, verbatim, as ``bench/run.py`` recorded it in ``.baseline_sql.json`` in the
+same run) and returns the rows as JSON: the database work of the page with nothing on top."""
 
 import json
 from functools import cache
@@ -15,19 +16,24 @@ BASELINE_FILE = Path(__file__).resolve().parent / ".baseline_sql.json"
 
 
 @cache
-def _statements() -> dict[str, str]:
+def _statements() -> dict[str, list[str]]:
     return json.loads(BASELINE_FILE.read_text()) if BASELINE_FILE.exists() else {}
 
 
 def baseline(request, name):
-    sql = _statements().get(name)
-    if sql is None:
+    statements = _statements().get(name)
+    if statements is None:
         raise Http404(name)
+    results = []
     with connection.cursor() as cursor:
-        cursor.execute(sql)
-        columns = [c.name for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    return JsonResponse({"rows": rows}, json_dumps_params={"default": str})
+        for sql in statements:
+            cursor.execute(sql)
+            if cursor.description is None:  # an UPDATE (an API key's last use, a session's expiry)
+                results.append({"rowcount": cursor.rowcount})
+                continue
+            columns = [c.name for c in cursor.description]
+            results.append([dict(zip(columns, row, strict=True)) for row in cursor.fetchall()])
+    return JsonResponse({"results": results}, json_dumps_params={"default": str})
 
 
 urlpatterns = [path("bench/baseline/<str:name>/", baseline), *portal_urlpatterns]

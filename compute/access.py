@@ -11,11 +11,16 @@ object for this user, or 404". Who sees an application:
 An API key narrows whatever its owner may see to the key's hub. Partner keys (no user) see
 no applications, projects or reviews.
 
+The scopes are written so that PostgreSQL answers them from indexes at any size: the staff part
+is a plain ``hub_id IN (...)``, and a person's own projects and reviews are small sets matched
+with ``__in_array`` (``= ANY(ARRAY(subquery))``, see ``gigafactory.lookups``), so the OR of the
+two is a BitmapOr of index scans rather than a scan of every application.
+
 The ``can_*`` flags combine the role with the current state, for templates and serializers;
 services check the role with the ``is_*`` helpers and the state with a conditional UPDATE.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from hubs.access import is_hub_staff, staff_hub_ids
@@ -50,31 +55,54 @@ def _reviewed_application_ids(user) -> QuerySet:
 # --- Applications ---------------------------------------------------------------------------
 
 
+def _in_key_hub(api_key, via="") -> Q:
+    """Rows of the key's hub: their own hub or their project's."""
+    return Q(**{f"{via}hub_id": api_key.hub_id}) | Q(**{f"{via}project__hub_id": api_key.hub_id})
+
+
 def applications_visible_to(user, api_key=None, *, for_write=False) -> QuerySet:
     """Applications ``user`` may read (``for_write``: may change: project members and staff, not reviewers)."""
     qs = Application.objects.all()
     if not user.is_authenticated:
         return qs.none()
-    if api_key is not None:
-        qs = qs.filter(Q(hub_id=api_key.hub_id) | Q(project__hub_id=api_key.hub_id))
     staff_ids = staff_hub_ids(user, api_key)
-    if staff_ids is None:
-        return qs
-    visible = Q(project__in=_project_ids_of(user))
+    if staff_ids is None:  # a superuser: everything, or the key's hub
+        return qs.filter(_in_key_hub(api_key)) if api_key is not None else qs
+    own = Q(project_id__in_array=_project_ids_of(user))
     if not for_write:
-        visible |= Q(pk__in=_reviewed_application_ids(user))
-    if staff_ids:
-        visible |= Q(hub_id__in=staff_ids)
-    return qs.filter(visible)
+        own |= Q(pk__in_array=_reviewed_application_ids(user))
+    if api_key is not None:
+        own &= _in_key_hub(api_key)
+    # With a key, staff_ids is at most the key's hub, so the staff part needs no narrowing.
+    return qs.filter(Q(hub_id__in=staff_ids) | own if staff_ids else own)
 
 
-def application_for(user, pk, *, for_write=False, api_key=None) -> Application:
+def _team_role(user, project_ref: str) -> Subquery:
+    """The viewer's role on the project's team (NULL: not on it), as a column of the same query."""
+    return Subquery(ProjectMember.objects.filter(project_id=OuterRef(project_ref), user_id=user.pk).values("role")[:1])
+
+
+def _read_with_team_role(qs, user, pk, *, project_ref: str, project_of):
+    """``get_object_or_404`` that also reads the viewer's team role in the same query and keeps it
+    on the project, where ``is_project_member`` and ``is_project_pi`` find it: a page asks them
+    for several flags and would pay a query each. Only for reads: a write re-checks in the
+    transaction that locks the row (services get their objects with ``for_write``)."""
+    obj = get_object_or_404(qs.annotate(viewer_team_role=_team_role(user, project_ref)), pk=pk)
+    project_of(obj).__dict__.setdefault("_gf_team_roles", {})[user.pk] = obj.viewer_team_role
+    return obj
+
+
+def application_for(user, pk, *, for_write=False, api_key=None, extend=None) -> Application:
+    """``extend``: a function that adds what a page reads with the application (joins,
+    annotations) to the scoped queryset, so it comes in the same query."""
     qs = applications_visible_to(user, api_key, for_write=for_write).select_related(
         "call", "project", "hub", "applicant"
     )
+    if extend is not None:
+        qs = extend(qs)
     if for_write:
-        qs = qs.select_for_update(of=("self",))
-    return get_object_or_404(qs, pk=pk)
+        return get_object_or_404(qs.select_for_update(of=("self",)), pk=pk)
+    return _read_with_team_role(qs, user, pk, project_ref="project_id", project_of=lambda a: a.project)
 
 
 def applications_for_staff(user, api_key=None) -> QuerySet:
@@ -85,11 +113,16 @@ def applications_for_staff(user, api_key=None) -> QuerySet:
     return qs.filter(hub_id__in=ids)
 
 
-def application_for_staff(user, pk, *, for_write=False, api_key=None) -> Application:
-    qs = applications_for_staff(user, api_key).select_related("call", "project", "hub", "applicant")
+def application_for_staff(user, pk, *, for_write=False, api_key=None, extend=None) -> Application:
+    """``extend``: as for ``application_for``."""
+    qs = applications_for_staff(user, api_key).select_related(
+        "call", "project", "project__organisation", "hub", "applicant"
+    )
+    if extend is not None:
+        qs = extend(qs)
     if for_write:
-        qs = qs.select_for_update(of=("self",))
-    return get_object_or_404(qs, pk=pk)
+        return get_object_or_404(qs.select_for_update(of=("self",)), pk=pk)
+    return _read_with_team_role(qs, user, pk, project_ref="project_id", project_of=lambda a: a.project)
 
 
 # --- Projects -------------------------------------------------------------------------------
@@ -106,7 +139,7 @@ def projects_visible_to(user, api_key=None) -> QuerySet:
     staff_ids = staff_hub_ids(user, api_key)
     if staff_ids is None:
         return qs
-    visible = Q(pk__in=_project_ids_of(user))
+    visible = Q(pk__in_array=_project_ids_of(user))
     if staff_ids:
         visible |= Q(hub_id__in=staff_ids) | Q(
             pk__in=Application.objects.filter(hub_id__in=staff_ids).values("project_id")
@@ -117,8 +150,28 @@ def projects_visible_to(user, api_key=None) -> QuerySet:
 def project_for(user, pk, *, for_write=False, api_key=None) -> Project:
     qs = projects_visible_to(user, api_key).select_related("hub", "pi", "organisation")
     if for_write:
-        qs = qs.select_for_update(of=("self",))
-    return get_object_or_404(qs, pk=pk)
+        return get_object_or_404(qs.select_for_update(of=("self",)), pk=pk)
+    return _read_with_team_role(qs, user, pk, project_ref="pk", project_of=lambda p: p)
+
+
+def project_with_team(user, pk) -> tuple[Project, list[ProjectMember]]:
+    """``project_for`` and the project's team (with their users) in one query: the team's rows
+    joined to their project, scoped as ``projects_visible_to``. A project always has its PI on
+    the team; one without any member (made outside the services) falls back to ``project_for``.
+    Knows the viewer's team role, like ``project_for``."""
+    members = list(
+        ProjectMember.objects.filter(project__in=projects_visible_to(user).filter(pk=pk).values("pk"))
+        .select_related("user", "project__hub", "project__pi", "project__organisation")
+        .order_by("-role", "user__name", "pk")
+    )
+    if not members:
+        return project_for(user, pk), []
+    project = members[0].project
+    for member in members:
+        member.project = project
+    roles = {m.user_id: m.role for m in members}
+    project.__dict__.setdefault("_gf_team_roles", {})[user.pk] = roles.get(user.pk)
+    return project, members
 
 
 # --- Reviews --------------------------------------------------------------------------------
@@ -143,15 +196,32 @@ def review_for_reviewer(user, pk, *, for_write=False, api_key=None) -> Review:
 # --- Roles ----------------------------------------------------------------------------------
 
 
+_UNKNOWN = object()
+
+
+def _known_team_role(user, project):
+    """The role ``_read_with_team_role`` read with the project (None: not on the team), or _UNKNOWN."""
+    return getattr(project, "_gf_team_roles", {}).get(user.pk, _UNKNOWN)
+
+
 def is_project_member(user, project) -> bool:
-    return user.is_authenticated and ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk).exists()
+    if not user.is_authenticated:
+        return False
+    role = _known_team_role(user, project)
+    if role is not _UNKNOWN:
+        return role is not None
+    return ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk).exists()
 
 
 def is_project_pi(user, project) -> bool:
-    return user.is_authenticated and (
-        project.pi_id == user.pk
-        or ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk, role=ProjectRole.PI).exists()
-    )
+    if not user.is_authenticated:
+        return False
+    if project.pi_id == user.pk:
+        return True
+    role = _known_team_role(user, project)
+    if role is not _UNKNOWN:
+        return role == ProjectRole.PI
+    return ProjectMember.objects.filter(project_id=project.pk, user_id=user.pk, role=ProjectRole.PI).exists()
 
 
 def can_manage_project(user, project) -> bool:
@@ -232,15 +302,13 @@ def _allocation_scope(qs, user, api_key, *, via=""):
         return qs.filter(**{f"{via}call_id__in": calls})
     if not user.is_authenticated:
         return qs.none()
-    if api_key is not None:
-        qs = qs.filter(Q(**{f"{via}hub_id": api_key.hub_id}) | Q(**{f"{via}project__hub_id": api_key.hub_id}))
     staff_ids = staff_hub_ids(user, api_key)
     if staff_ids is None:
-        return qs
-    visible = Q(**{f"{via}project__in": _project_ids_of(user)})
-    if staff_ids:
-        visible |= Q(**{f"{via}hub_id__in": staff_ids})
-    return qs.filter(visible)
+        return qs.filter(_in_key_hub(api_key, via)) if api_key is not None else qs
+    own = Q(**{f"{via}project_id__in_array": _project_ids_of(user)})
+    if api_key is not None:
+        own &= _in_key_hub(api_key, via)
+    return qs.filter(Q(**{f"{via}hub_id__in": staff_ids}) | own if staff_ids else own)
 
 
 def allocations_visible_to(user, api_key=None) -> QuerySet:

@@ -15,12 +15,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import BigIntegerField, Count, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import BigIntegerField, Count, Exists, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -236,11 +237,26 @@ def _chart_data(allocations, today):
         )
 
 
-def _project_context(request, project, *, member_form=None):
+class CountedPaginator(Paginator):
+    """A paginator given its count, read with another query, instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _project_context(request, project, *, members=None, member_form=None):
+    """What the project page shows. ``members``: the team, when read with the project
+    (``access.project_with_team``)."""
     user = request.user
-    members = list(
-        ProjectMember.objects.filter(project=project).select_related("user").order_by("-role", "user__name", "pk")
-    )
+    if members is None:
+        members = list(
+            ProjectMember.objects.filter(project=project).select_related("user").order_by("-role", "user__name", "pk")
+        )
     can_manage = access.can_manage_project(user, project)
     for m in members:
         m.is_pi = m.role == ProjectRole.PI or m.user_id == project.pi_id
@@ -249,21 +265,29 @@ def _project_context(request, project, *, member_form=None):
     applications = list(
         Application.objects.filter(project=project).select_related("call")[: PROJECT_APPLICATIONS_SHOWN + 1]
     )
+    # With their ledger figures and how many usage records and statement entries each has: the
+    # two lists below are paged with these counts instead of a COUNT(*) each.
     allocations = [
         selectors.decorate_allocation(a)
         for a in selectors.with_ledger_figures(
-            Allocation.objects.filter(project=project).select_related("call", "application")
+            Allocation.objects.filter(project=project)
+            .select_related("call", "application")
+            .annotate(
+                usage_count=_count_of(UsageRecord, allocation=OuterRef("pk")),
+                statement_count=_count_of(
+                    Entry, account__allocation=OuterRef("pk"), account__kind=AccountKind.ALLOCATION
+                ),
+            )
         ).order_by("-starts_on", "-pk")
     ]
     today = timezone.localdate()
     _chart_data(allocations, today)
 
-    usage = _page(
-        request,
+    usage = CountedPaginator(
         UsageRecord.objects.filter(allocation__project=project).select_related("resource", "allocation"),
-        param="usage_page",
-        size=USAGE_PAGE_SIZE,
-    )
+        USAGE_PAGE_SIZE,
+        count=sum(a.usage_count for a in allocations),
+    ).get_page(request.GET.get("usage_page"))
     for record in usage:
         record.gpu_hours = record.gpu_seconds / 3600
         record.credits_text = credits(record.millicredits)
@@ -272,14 +296,13 @@ def _project_context(request, project, *, member_form=None):
     if allocations:
         wanted = request.GET.get("statement")
         statement_allocation = next((a for a in allocations if str(a.pk) == wanted), allocations[0])
-        statement = _page(
-            request,
+        statement = CountedPaginator(
             Entry.objects.filter(account__allocation=statement_allocation, account__kind=AccountKind.ALLOCATION)
             .select_related("transaction")
             .order_by("id"),
-            param="statement_page",
-            size=STATEMENT_PAGE_SIZE,
-        )
+            STATEMENT_PAGE_SIZE,
+            count=statement_allocation.statement_count,
+        ).get_page(request.GET.get("statement_page"))
         for entry in statement:
             entry.amount_text = credits(entry.amount)
             entry.balance_text = credits(entry.balance_after)
@@ -300,8 +323,9 @@ def _project_context(request, project, *, member_form=None):
 
 @login_required
 def project_detail(request, pk):
-    project = access.project_for(request.user, pk)
-    return render(request, "compute/applicant/project_detail.html", _project_context(request, project))
+    project, members = access.project_with_team(request.user, pk)
+    context = _project_context(request, project, members=members or None)
+    return render(request, "compute/applicant/project_detail.html", context)
 
 
 @login_required
@@ -778,9 +802,11 @@ def application_list(request):
     )
 
 
-def _timeline(application, team_ids) -> list[dict]:
+def _timeline(application) -> list[dict]:
+    # Whether each actor is on the team, in the same query: a team member is named, staff are not.
+    on_team = Exists(ProjectMember.objects.filter(project_id=application.project_id, user_id=OuterRef("actor_id")))
     events = []
-    for event in reversed(list(audit_trail_for(application))):
+    for event in reversed(list(audit_trail_for(application).annotate(actor_on_team=on_team))):
         after = event.after or {}
         label = TIMELINE_LABELS.get(event.action)
         if label is None:
@@ -790,7 +816,7 @@ def _timeline(application, team_ids) -> list[dict]:
             label = AppStatus(status).label if status in AppStatus.values else status
         if event.action == "application.submit" and (after.get("round") or 1) > 1:
             label = "Resubmitted"
-        if event.actor_id is not None and event.actor_id in team_ids:
+        if event.actor_id is not None and event.actor_on_team:
             who = event.actor.display_name
         elif event.actor_id is not None:
             who = f"Staff of {application.hub}"
@@ -810,7 +836,7 @@ def _screening_report(application):
 @vary_on_headers("HX-Request")
 def application_detail(request, pk):
     user = request.user
-    application = access.application_for(user, pk)
+    application = access.application_for(user, pk, extend=selectors.with_allocation)
     results = _screening_report(application)
     # What the polling status area last showed; unchanged -> 204 and htmx keeps the page as it is.
     version = f"{application.status}:{application.screening_round}:{len(results)}"
@@ -820,7 +846,7 @@ def application_detail(request, pk):
     rows = list(application.resource_requests.select_related("resource"))
     for row in rows:
         row.credits_text = credits(row.millicredits)
-    team_ids = set(ProjectMember.objects.filter(project_id=application.project_id).values_list("user_id", flat=True))
+    is_team = access.is_project_member(user, application.project)  # read with the application
     comments = []
     if application.status in COMMENTS_SHOWN_IN:
         # Only what reviewers wrote for the applicant; never private comments or who wrote it.
@@ -830,18 +856,14 @@ def application_detail(request, pk):
             .order_by("submitted_at", "pk")
             .values_list("comment_for_applicant", flat=True)
         )
-    allocation = None
-    if application.status == AppStatus.APPROVED:
-        allocation = selectors.with_ledger_figures(Allocation.objects.filter(application=application)).first()
-        if allocation is not None:
-            selectors.decorate_allocation(allocation)
+    allocation = selectors.allocation_of(application) if application.status == AppStatus.APPROVED else None
     context = {
         "application": application,
         "call": application.call,
         "rows": rows,
         "requested_text": credits(application.requested_millicredits),
         "granted_text": credits(application.granted_millicredits) if application.granted_millicredits else "",
-        "timeline": _timeline(application, team_ids),
+        "timeline": _timeline(application),
         "results": results,
         "failed_checks": sum(1 for r in results if not r.passed),
         "comments": comments,
@@ -852,10 +874,10 @@ def application_detail(request, pk):
         "version": version,
         "can_edit": access.can_edit(user, application),
         "can_withdraw": access.can_withdraw(user, application),
-        "is_team": user.pk in team_ids,
+        "is_team": is_team,
         # The AI systems the screening checks (AI Act class, ethics sign-off), for those who work on them.
         "linked_systems": list(application.ai_systems.order_by("name"))
-        if user.pk in team_ids or hub_access.is_hub_staff(user, application.hub)
+        if is_team or hub_access.is_hub_staff(user, application.hub)
         else [],
         "decided_automatically": application.decided_at is not None and application.decided_by_id is None,
     }

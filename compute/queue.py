@@ -11,18 +11,30 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
 from gigafactory.models import AuditEvent
-from hubs.models import MembershipStatus, Profile, User
+from hubs.models import User
 
 from . import access, services
 from .models import (
     AppStatus,
     Call,
-    ProjectMember,
     Review,
     ReviewStatus,
     ScreeningResult,
@@ -131,9 +143,42 @@ class ReviewerOption:
     problem: str = ""  # why this person cannot be assigned ("" = eligible)
 
 
+class _JSONArrayAgg(Aggregate):
+    """The group's values as one JSON array: PostgreSQL's ``jsonb_agg`` (jsonb, which Django's
+    JSONField decodes; plain json comes back already decoded), SQLite's ``json_group_array``."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra)
+
+
+SCREENING_FIELDS = ("id", "round", "check_key", "label", "passed", "reason")
+
+
+def with_latest_screening(applications: QuerySet) -> QuerySet:
+    """Applications with their latest screening round's results as one JSON column
+    (``latest_screening`` turns it back into results): the staff page reads them with the
+    application instead of in a query of their own."""
+    rows = (
+        ScreeningResult.objects.filter(application=OuterRef("pk"), round=OuterRef("screening_round"))
+        .order_by()
+        .values("application")
+        .annotate(rows=_JSONArrayAgg(JSONObject(**{f: f for f in SCREENING_FIELDS})))
+        .values("rows")
+    )
+    return applications.annotate(screening_json=Subquery(rows, output_field=JSONField()))
+
+
 def latest_screening(application) -> list[ScreeningResult]:
+    """The results of the application's latest screening round, in the order they were recorded."""
     if not application.screening_round:
         return []
+    if "screening_json" in application.__dict__:  # read with the application (with_latest_screening)
+        rows = application.screening_json or []
+        results = [ScreeningResult(application=application, **{**row, "passed": bool(row["passed"])}) for row in rows]
+        return sorted(results, key=lambda r: r.pk)
     return list(ScreeningResult.objects.filter(application=application, round=application.screening_round))
 
 
@@ -149,49 +194,30 @@ def reviews_of_application(application) -> list[Review]:
     return list(application.reviews.select_related("reviewer", "reviewer__profile__organisation"))
 
 
-def reviewer_options(application, reviews: list[Review]) -> list[ReviewerOption]:
+def reviewer_options(application) -> list[ReviewerOption]:
     """Every reviewer of the application's hub: the eligible ones first (least loaded first, as
     ``services.eligible_reviewers`` orders them), then those who cannot be assigned, with why.
 
-    The service stays the guard (``review_assign`` checks again); this only explains.
+    One query: ``services.reviewer_candidates`` reads the flags ``eligible_reviewers`` filters
+    on. The service stays the guard (``review_assign`` checks again); this only explains.
     """
-    eligible = list(services.eligible_reviewers(application).select_related("profile__organisation"))
-    options = [ReviewerOption(user=u, load=u.load) for u in eligible]
-    eligible_ids = {u.pk for u in eligible}
-    others = list(
-        User.objects.filter(
-            is_active=True,
-            memberships__hub_id=application.hub_id,
-            memberships__status=MembershipStatus.ACTIVE,
-            memberships__role__in=services.REVIEWER_ROLES,
-        )
-        .exclude(pk__in=eligible_ids)
-        .select_related("profile__organisation")
-        .distinct()
-        .order_by("name", "email")
-    )
-    if not others:
-        return options
-    team = set(ProjectMember.objects.filter(project_id=application.project_id).values_list("user_id", flat=True))
-    team.add(application.applicant_id)
-    organisations = {application.project.organisation_id}
-    organisations |= set(
-        Profile.objects.filter(user_id=application.applicant_id).values_list("organisation_id", flat=True)
-    )
-    organisations.discard(None)
-    by_reviewer = {r.reviewer_id: r for r in reviews}
-    for user in others:
-        profile = getattr(user, "profile", None)  # None when the person has no profile
-        if user.pk in team:
+    candidates = list(services.reviewer_candidates(application).select_related("profile__organisation"))
+    eligible, others = [], []
+    for user in candidates:
+        if user.on_team:
             problem = "on the project's team (conflict of interest)"
-        elif user.pk in by_reviewer:
-            problem = f"already {by_reviewer[user.pk].get_status_display().lower()}"
-        elif profile is not None and profile.organisation_id in organisations:
-            problem = f"belongs to {profile.organisation}, as the applicant or the project does (conflict of interest)"
+        elif user.review_status is not None:
+            problem = f"already {ReviewStatus(user.review_status).label.lower()}"
+        elif user.same_organisation:
+            problem = (
+                f"belongs to {user.profile.organisation}, as the applicant or the project does (conflict of interest)"
+            )
         else:
-            problem = "not eligible"
-        options.append(ReviewerOption(user=user, problem=problem))
-    return options
+            eligible.append(ReviewerOption(user=user, load=user.load))
+            continue
+        others.append(ReviewerOption(user=user, problem=problem))
+    others.sort(key=lambda o: (o.user.name, o.user.email))
+    return eligible + others
 
 
 TRAIL_LABELS = {

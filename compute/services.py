@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
@@ -741,11 +741,24 @@ def _reviewer_problem(application, reviewer) -> str | None:
     return None
 
 
-def eligible_reviewers(application):
-    """Users who could be assigned to ``application``, least loaded first.
+def reviewer_candidates(application):
+    """Every active reviewer (reviewer, staff or admin) of the application's hub, with what
+    decides whether they may review it, least loaded first:
 
-    Load = reviews assigned and not yet done on applications still open.
+    - ``on_team``: the applicant or a member of the project's team (conflict of interest);
+    - ``review_status``: the status of their review of it, if they already have one;
+    - ``same_organisation``: their profile's organisation is the applicant's or the project's
+      (conflict of interest);
+    - ``load``: reviews assigned and not yet done on applications still open.
+
+    ``eligible_reviewers`` keeps those with none of the three; the staff page explains the others.
     """
+    organisations = Profile.objects.filter(user_id=application.applicant_id, organisation__isnull=False).values(
+        "organisation_id"
+    )
+    same_organisation = Q(organisation_id__in=organisations)
+    if application.project.organisation_id is not None:
+        same_organisation |= Q(organisation_id=application.project.organisation_id)
     return (
         User.objects.filter(
             is_active=True,
@@ -753,19 +766,26 @@ def eligible_reviewers(application):
             memberships__status=MembershipStatus.ACTIVE,
             memberships__role__in=REVIEWER_ROLES,
         )
-        .exclude(pk=application.applicant_id)
-        .exclude(pk__in=ProjectMember.objects.filter(project_id=application.project_id).values("user_id"))
-        .exclude(pk__in=Review.objects.filter(application=application).values("reviewer_id"))
-        .exclude(profile__organisation_id__in=_organisations_of(application))
         .annotate(
+            on_team=Q(pk=application.applicant_id)
+            | Exists(ProjectMember.objects.filter(project_id=application.project_id, user_id=OuterRef("pk"))),
+            review_status=Subquery(
+                Review.objects.filter(application=application, reviewer_id=OuterRef("pk")).values("status")[:1]
+            ),
+            same_organisation=Exists(Profile.objects.filter(same_organisation, user_id=OuterRef("pk"))),
             load=Count(
                 "reviews",
                 filter=Q(reviews__status=ReviewStatus.ASSIGNED, reviews__application__status__in=OPEN_STATUSES),
                 distinct=True,
-            )
+            ),
         )
         .order_by("load", "pk")
     )
+
+
+def eligible_reviewers(application):
+    """Users who could be assigned to ``application``, least loaded first (see ``reviewer_candidates``)."""
+    return reviewer_candidates(application).filter(on_team=False, review_status__isnull=True, same_organisation=False)
 
 
 def _require_in_review(application):

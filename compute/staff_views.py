@@ -186,11 +186,15 @@ def staff_queue(request):
     for application in page:
         application.reviews_needed = queue.reviews_needed(application)
         application.requested_credits = credits(application.requested_millicredits)
+    unfiltered_waiting = filters["status"] == queue.WAITING and not any(
+        filters[k] for k in ("q", "hub", "call", "track", "age")
+    )
     context = {
         "form": form,
         "page": page,
         "filters": filters,
-        "waiting": queue.waiting_count(request.user),
+        # The pager has just counted the same rows when the queue shows everything waiting.
+        "waiting": page.paginator.count if unfiltered_waiting else queue.waiting_count(request.user),
         "actions": BULK_ACTIONS,
         "here": request.get_full_path(),
         "is_filtered": any(filters[k] for k in ("q", "hub", "call", "track", "age")) or filters["status"] != "waiting",
@@ -283,7 +287,7 @@ def _render_staff_application(request, application, *, status=200, **forms):
     done = sum(1 for r in reviews if r.status == ReviewStatus.SUBMITTED)
     needed = queue.reviews_needed(application)
     can_assign = access.can_assign_reviewers(user, application)
-    options = queue.reviewer_options(application, reviews) if can_assign else []
+    options = queue.reviewer_options(application) if can_assign else []
     can_decide = access.can_decide(user, application)
     rubric = application.call.rubric or []
     for review in reviews:
@@ -318,7 +322,8 @@ def _render_staff_application(request, application, *, status=200, **forms):
 
 @login_required
 def staff_application(request, pk):
-    return _render_staff_application(request, access.application_for_staff(request.user, pk))
+    application = access.application_for_staff(request.user, pk, extend=queue.with_latest_screening)
+    return _render_staff_application(request, application)
 
 
 def _back_to(application):
@@ -341,7 +346,7 @@ def staff_application_assign(request, pk):
             else:
                 messages.info(request, "This application already has the reviewers it needs.")
         return _back_to(application)
-    options = queue.reviewer_options(application, queue.reviews_of_application(application))
+    options = queue.reviewer_options(application)
     form = AssignReviewerForm(request.POST, options=options)
     if form.is_valid():
         reviewer = User.objects.get(pk=form.cleaned_data["reviewer"])

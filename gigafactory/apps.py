@@ -6,4 +6,7 @@ class GigafactoryConfig(AppConfig):
     verbose_name = "Network plumbing"
 
     def ready(self):
-        from . import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from . import (  # noqa: F401
+            lookups,  # registers the ``__in_array`` lookup
+            schema,  # registers the OpenAPI auth extension
+        )

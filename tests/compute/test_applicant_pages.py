@@ -609,6 +609,44 @@ def test_my_applications_query_count_does_not_grow(client, member, call, count, 
     assert response.content.decode().count('data-testid="application-row"') == count
 
 
+@pytest.mark.parametrize("resubmissions", [0, 4])
+def test_the_application_page_query_count_does_not_grow_with_its_history(
+    client, member, draft, resources, resubmissions, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    h100, _, _ = resources
+    client.force_login(member)
+    url = reverse("compute:application_edit", args=[draft.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, form_data(rows=[("r1", h100, 10)]) | {"action": "autosave"})
+    staff = verified_user(name="Stella Staff")
+    MembershipFactory(user=staff, hub=draft.hub, role=Role.STAFF)
+    for _ in range(resubmissions):  # a longer timeline: submitted, changes requested, resubmitted
+        draft.refresh_from_db()
+        services.application_submit(application=draft, acting_user=member)
+        draft.refresh_from_db()
+        Application.objects.filter(pk=draft.pk).update(status=A.IN_REVIEW)
+        draft.refresh_from_db()
+        services.application_request_changes(application=draft, acting_user=staff, reason="More detail, please.")
+    draft.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.application_submit(application=draft, acting_user=member)
+    draft.refresh_from_db()
+    assert draft.status == A.APPROVED
+    # session, user, the user's hubs, the application (call, project, hub, applicant, the
+    # viewer's team role, its allocation with the ledger figures), the latest screening, the
+    # requested resources, comments for the applicant, the timeline (with whether each actor is
+    # on the team), the linked AI systems, unread notifications
+    with django_assert_num_queries(10):
+        response = client.get(draft.get_absolute_url())
+    page = response.content.decode()
+    assert 'data-testid="allocation-granted">10 credits' in page
+    assert response.context["is_team"] is True
+    timeline = response.context["timeline"]
+    assert [e["label"] for e in timeline].count("Changes requested") == resubmissions
+    assert {e["who"] for e in timeline if e["label"] == "Changes requested"} <= {f"Staff of {draft.hub}"}
+    assert {e["who"] for e in timeline if e["label"] == "Draft started"} == {member.display_name}
+
+
 def test_a_draft_without_title_is_listed_as_untitled(client, member, call, project):
     ApplicationFactory(call=call, project=project, applicant=member, title="", rows=[])
     client.force_login(member)

@@ -22,7 +22,7 @@ from compute.models import (
     Application,
     AppStatus,
     Call,
-    CallUsage,
+    CallTotals,
     ComputeProvider,
     ComputeResource,
     Entry,
@@ -547,27 +547,43 @@ def test_apply_button_needs_both_the_service_and_the_form_view(client, hub, monk
     assert 'data-testid="apply"' not in client.get(call.get_absolute_url()).content.decode()
 
 
-def test_the_call_usage_total_kept_by_the_database_equals_the_usage_entries(hub):
-    """``CallUsage`` is written by a trigger only; it must equal the usage debits of the call's
-    allocation and overage accounts, whatever mix of usage, overage and expiry happened."""
+def test_the_call_totals_kept_by_the_database_equal_the_ledger_entries(hub):
+    """``CallTotals`` is written by a trigger only (PostgreSQL and SQLite): funded, granted and
+    used must equal the fund and grant entries of the call's budget and the usage debits of its
+    allocation and overage accounts, whatever mix of funding, grants, usage and overage happened."""
     first_call, second_call = make_call(hub, title="First"), make_call(hub, title="Second")
     fund(first_call, 1000 * MILLI)
     fund(second_call, 1000 * MILLI)
+    fund(second_call, 5 * MILLI)
     a, b = grant(first_call, 100 * MILLI), grant(second_call, 50 * MILLI)
+    grant(second_call, 20 * MILLI)
     use(a, 30 * MILLI)
     use(a, 70 * MILLI, beyond=10 * MILLI)
     use(b, 7 * MILLI)
 
-    def from_entries(call):
-        return -(
-            Entry.objects.filter(
-                account__kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE],
-                account__allocation__call=call,
-                transaction__kind=TransactionKind.USAGE,
-            ).aggregate(total=Sum("amount"))["total"]
-            or 0
+    def from_entries(call, kind, accounts):
+        entries = Entry.objects.filter(transaction__kind=kind, account__kind__in=accounts)
+        if accounts == [AccountKind.CALL_BUDGET]:
+            entries = entries.filter(account__call=call)
+        else:
+            entries = entries.filter(account__allocation__call=call)
+        return entries.aggregate(total=Sum("amount"))["total"] or 0
+
+    def expected(call):
+        return (
+            from_entries(call, TransactionKind.FUND, [AccountKind.CALL_BUDGET]),
+            -from_entries(call, TransactionKind.GRANT, [AccountKind.CALL_BUDGET]),
+            -from_entries(call, TransactionKind.USAGE, [AccountKind.ALLOCATION, AccountKind.OVERAGE]),
         )
 
-    totals = dict(CallUsage.objects.values_list("call_id", "used_millicredits"))
-    assert totals == {first_call.pk: from_entries(first_call), second_call.pk: from_entries(second_call)}
-    assert totals == {first_call.pk: 110 * MILLI, second_call.pk: 7 * MILLI}
+    totals = {
+        row[0]: row[1:]
+        for row in CallTotals.objects.values_list(
+            "call_id", "funded_millicredits", "granted_millicredits", "used_millicredits"
+        )
+    }
+    assert totals == {first_call.pk: expected(first_call), second_call.pk: expected(second_call)}
+    assert totals == {
+        first_call.pk: (1000 * MILLI, 100 * MILLI, 110 * MILLI),
+        second_call.pk: (1005 * MILLI, 70 * MILLI, 7 * MILLI),
+    }

@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from compute import charts
-from compute.models import MILLI, Project, ProjectMember, ProjectRole
+from compute.models import MILLI, Project, ProjectMember, ProjectRole, UsageRecord
 from compute.usage import usage_ingest
 from hubs.models import Role
 from tests.conftest import verified_user
@@ -375,12 +375,20 @@ def test_project_page_query_count_does_not_grow(client, member, setup, jobs, dja
     make_allocation(call=setup["call"], granted=10 * MILLI, project=setup["project"])
     ProjectMember.objects.create(project=setup["project"], user=verified_user())
     client.force_login(member)
-    # session, user, the user's hubs, project, team, applications, allocations with their
-    # ledger figures, chart data (per allocation, resource and day), usage count + page,
-    # statement count + page, unread notifications
-    with django_assert_num_queries(13):
+    # session, user, the user's hubs, the team joined to its project, applications, allocations
+    # with their ledger figures and their usage and statement counts (the pagers' counts),
+    # chart data (per allocation, resource and day), usage page, statement page, unread
+    # notifications
+    with django_assert_num_queries(10):
         response = client.get(setup["project"].get_absolute_url())
     assert response.status_code == 200
+    usage, statement = response.context["usage"], response.context["statement"]
+    assert usage.paginator.count == UsageRecord.objects.filter(allocation__project=setup["project"]).count()
+    assert (
+        statement.paginator.count
+        == response.context["statement_allocation"].accounts.get(kind="allocation").entries.count()
+    )
+    assert len(response.context["members"]) == 2
 
 
 @pytest.mark.parametrize("jobs", [2, 40])

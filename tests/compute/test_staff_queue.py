@@ -221,15 +221,22 @@ def test_the_queue_costs_the_same_queries_for_3_and_30_applications(
 
     add(3)
     # session, user, MFA authenticators (staff middleware), the user's hub roles, the calls for
-    # the filters (with their hubs), COUNT for the pager, the page of rows (counts annotated),
-    # the number waiting, unread notifications (navigation)
-    with django_assert_num_queries(9):
+    # the filters (with their hubs), COUNT for the pager (also the number waiting, as nothing is
+    # filtered), the page of rows (counts annotated), unread notifications (navigation)
+    with django_assert_num_queries(8):
         response = staff_client.get(QUEUE)
     assert len(response.context["page"]) == 3
+    assert response.context["waiting"] == 3
     add(27)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = staff_client.get(QUEUE, {"status": "waiting", "q": "", "age": ""})
     assert len(response.context["page"]) == 25
+    assert response.context["waiting"] == 30
+    # Filtered, the number waiting is a COUNT of its own.
+    with django_assert_num_queries(9):
+        response = staff_client.get(QUEUE, {"status": "waiting", "track": Track.PEER_REVIEW})
+    assert response.context["page"].paginator.count == 14
+    assert response.context["waiting"] == 30
 
 
 def test_staff_of_another_hub_do_not_see_these_applications(client, other_staff, fast_call):
@@ -402,6 +409,48 @@ def test_the_application_page_shows_everything_to_staff(staff_client, staff, pee
         assert text in html, text
     assert response.context["can_approve"] is True
     assert 'data-testid="approve-form"' in html
+
+
+@pytest.mark.parametrize("reviews", [1, 6])
+def test_the_application_page_costs_the_same_queries_whatever_its_reviews_and_history(
+    staff_client, staff, peer_call, hub, reviews, django_assert_num_queries
+):
+    org = OrganisationFactory(name="Université Lumière")
+    app = waiting(peer_call)
+    Profile.objects.update_or_create(user=app.applicant, defaults={"organisation": org})
+    reviewers = [reviewer_at(hub, f"Reviewer {i}") for i in range(reviews)]
+    reviewed(app, staff, reviewers)
+    declined = reviewer_at(hub, "Dora Declined")
+    services.review_decline(
+        review=services.review_assign(application=app, reviewer=declined, acting_user=staff),
+        acting_user=declined,
+        reason="No time.",
+    )
+    reviewer_at(hub, "Sam Same-Org", organisation=org)
+    reviewer_at(hub, "Free Reviewer")
+    for i in range(reviews):
+        ScreeningResult.objects.create(
+            application=app, round=1, check_key=f"check_{i}", label=f"Check {i}", passed=i != 0, reason=f"Reason {i}."
+        )
+    Application.objects.filter(pk=app.pk).update(screening_round=1)
+    # session, user, MFA authenticators, the user's hub roles, the application (with the viewer's
+    # team role and its latest screening round as one JSON column), its reviews (reviewers and
+    # their organisations), the hub's reviewers with their conflicts and load, the requested
+    # resources, the timeline (application and review events), unread notifications
+    with django_assert_num_queries(10):
+        response = staff_client.get(reverse("compute:staff_application", args=[app.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert [r.label for r in response.context["screening"]] == [f"Check {i}" for i in range(reviews)]
+    assert response.context["screening_failures"] == 1
+    assert "Reason 0." in html
+    options = {o.user.name: o.problem for o in response.context["reviewer_options"]}
+    assert options["Free Reviewer"] == ""
+    assert options["Dora Declined"] == "already declined (conflict of interest)"
+    assert options["Reviewer 0"] == "already submitted"
+    assert options["Sam Same-Org"].startswith("belongs to Université Lumière")
+    assert response.context["reviews_done"] == reviews
+    assert len(response.context["trail"]) >= 2 * reviews
 
 
 def test_assigning_a_reviewer_by_hand_with_conflicts_explained(staff_client, staff, peer_call, rita, hub):
