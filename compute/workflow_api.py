@@ -50,7 +50,14 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, api_key_of
+from gigafactory.api import (
+    ApiKeyScopePermission,
+    FilterBackend,
+    IsSignedInUser,
+    IsStaffWithMfa,
+    SlugRelatedField,
+    api_key_of,
+)
 from hubs.models import Hub, MembershipStatus, Organisation, User
 
 from . import access, selectors, services
@@ -211,7 +218,7 @@ class ProjectDetailSerializer(ProjectSerializer):
 
 
 class ProjectCreateSerializer(serializers.Serializer):
-    hub = serializers.SlugRelatedField(
+    hub = SlugRelatedField(
         slug_field="slug", queryset=Hub.objects.all(), help_text="The hub the team belongs to (you must be a member)"
     )
     title = serializers.CharField(max_length=200)
@@ -616,7 +623,7 @@ class ApplicationCreateSerializer(ApplicationFieldsSerializer):
     project = serializers.PrimaryKeyRelatedField(
         queryset=Project.objects.none(), help_text="A project you are on the team of"
     )
-    call = serializers.SlugRelatedField(
+    call = SlugRelatedField(
         slug_field="slug", queryset=Call.objects.none(), help_text="The call's slug; it must accept applications"
     )
 
@@ -1638,14 +1645,14 @@ class UsagePagination(pagination.BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "A page number within the results (no total count is given).",
-                "schema": {"type": "integer"},
+                "schema": {"type": "integer", "minimum": 1},
             },
             {
                 "name": self.page_size_query_param,
                 "required": False,
                 "in": "query",
                 "description": f"Records per page (default {self.page_size}, at most {self.max_page_size}).",
-                "schema": {"type": "integer"},
+                "schema": {"type": "integer", "minimum": 1},
             },
         ]
 
@@ -1761,7 +1768,7 @@ USAGE_RECORD_EXAMPLE = {
 class UsageRecordListView(generics.ListAPIView):
     serializer_class = UsageRecordSerializer
     filterset_class = UsageFilter
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     pagination_class = UsagePagination
     queryset = UsageRecord.objects.none()
 

@@ -1,13 +1,18 @@
 """API plumbing shared by every app: key authentication, scopes, throttling, pagination, errors."""
 
+import datetime as dt
 import hmac
 import logging
 from datetime import timedelta
 
+import django_filters
+from django import forms
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from redis.exceptions import RedisError
-from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework import exceptions, pagination, permissions, serializers, throttling
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +132,97 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        """``page_size``: a whole number from 1 (larger than ``max_page_size`` counts as the maximum)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw in (None, ""):
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise exceptions.ValidationError({self.page_size_query_param: ["Must be a whole number of at least 1."]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than {self.max_page_size} count as "
+                    f"{self.max_page_size})."
+                )
+        return parameters
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (also ``1``/``0``, any case); anything else is an error, not "no filter"."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError("Must be true or false.", code="invalid") from None
+
+    def validate(self, value):
+        pass
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, moved to UTC: Python accepts offsets PostgreSQL refuses (``-16:17``)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("This date-time is out of range.", code="overflow") from None
+
+
+# Filter type -> (form field, widget): stricter readings of what django-filter lets through.
+STRICT_FILTER_FIELDS = (
+    (django_filters.BooleanFilter, StrictBooleanField, forms.TextInput),
+    (django_filters.IsoDateTimeFilter, UtcIsoDateTimeField, None),
+)
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, read strictly.
+
+    A boolean filter refuses a value it does not understand: django-filter reads
+    ``?mine=yes-please`` as "not given" and returns the unfiltered list, which a client cannot
+    tell from a real answer; here it is a 400 naming the parameter, like every other filter
+    with a bad value. Date-times are compared in UTC, so that no offset reaches the database.
+    """
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        for flt in getattr(filterset, "filters", {}).values():
+            for filter_class, field_class, widget in STRICT_FILTER_FIELDS:
+                if isinstance(flt, filter_class):
+                    flt.field_class = field_class
+                    if widget is not None:
+                        flt.extra["widget"] = widget
+                    flt.__dict__.pop("_field", None)  # built before (e.g. by the schema): build it again
+        return filterset
+
+
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's, refusing a NUL character: PostgreSQL cannot compare text holding one (a 500 otherwise)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)

@@ -1,8 +1,8 @@
 """``Idempotency-Key`` for API writes: a client that did not hear the answer sends the same
 request again and gets the first answer, and nothing is done twice.
 
-A POST, PUT, PATCH or DELETE under ``/api/`` that carries ``Idempotency-Key: <up to 255
-characters>`` is claimed in ``IdempotentRequest`` before the view runs. A repeat of it by the same
+A POST, PUT, PATCH or DELETE under ``/api/`` that carries ``Idempotency-Key: <1 to 255 visible
+ASCII characters>`` is claimed in ``IdempotentRequest`` before the view runs. A repeat of it by the same
 caller (the same bearer key, or the same signed-in user):
 
 - while the first is still running: 409, ``"code": "idempotency_in_progress"``;
@@ -16,6 +16,7 @@ Anonymous requests are not tracked: they have nobody to replay to.
 """
 
 import hashlib
+import re
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -27,6 +28,8 @@ from .models import IdempotentRequest
 HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+# Visible ASCII, as UUIDs and random tokens are: what the schema documents, nothing a proxy could mangle.
+KEY_PATTERN = re.compile(rf"[!-~]{{1,{MAX_KEY_LENGTH}}}")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_KEPT = frozenset({401, 429})
 REPLAYED_HEADERS = ("Content-Type", "Location", "Content-Disposition")
@@ -71,9 +74,11 @@ class IdempotencyKeyMiddleware:
         if key is None or request.method not in WRITE_METHODS or not request.path.startswith("/api/"):
             return self.get_response(request)
         key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not KEY_PATTERN.fullmatch(key):
             return _error(
-                400, "invalid_idempotency_key", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
+                400,
+                "invalid_idempotency_key",
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (e.g. a UUID), without spaces.",
             )
         principal = _principal(request)
         if principal is None:

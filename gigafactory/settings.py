@@ -215,13 +215,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "gigafactory.api.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "gigafactory.api.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["gigafactory.api.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("GF_API_RATE", default="1200/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gigafactory.schema.AutoSchema",
     "EXCEPTION_HANDLER": "gigafactory.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from . import docs, health
 
+handler404 = "gigafactory.api_errors.page_not_found"
 handler500 = "gigafactory.middleware.server_error"
 
 admin.site.site_header = "AI Gigafactory Network administration"

@@ -11,7 +11,7 @@ from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, api_key_of
+from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, SlugRelatedField, api_key_of
 
 from . import access, selectors, services
 from .models import Hub, Membership, MembershipStatus, Organisation, Role, Sector
@@ -66,7 +66,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipRequestSerializer(serializers.Serializer):
-    hub = serializers.SlugRelatedField(slug_field="slug", queryset=Hub.objects.all())
+    hub = SlugRelatedField(slug_field="slug", queryset=Hub.objects.all())
     motivation = serializers.CharField(max_length=2000)
 
     def __init__(self, *args, **kwargs):

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from compute.api import HubRefSerializer
 from compute.models import Track, credits
-from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, api_key_of
+from gigafactory.api import ApiKeyScopePermission, IsSignedInUser, IsStaffWithMfa, SlugRelatedField, api_key_of
 from hubs.models import Hub, Sector, User
 
 from . import access, selectors, services
@@ -203,7 +203,7 @@ class PilotSerializer(serializers.ModelSerializer):
 
 
 class PilotWriteSerializer(serializers.Serializer):
-    hub = serializers.SlugRelatedField(
+    hub = SlugRelatedField(
         slug_field="slug", queryset=Hub.objects.all(), required=False, help_text="Hub slug (on create only)"
     )
     title = serializers.CharField(max_length=200, min_length=3)
@@ -598,7 +598,7 @@ class PilotPublishView(APIView):
 
 
 class AdaptSerializer(serializers.Serializer):
-    hub = serializers.SlugRelatedField(slug_field="slug", queryset=Hub.objects.all(), help_text="Your hub's slug")
+    hub = SlugRelatedField(slug_field="slug", queryset=Hub.objects.all(), help_text="Your hub's slug")
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     note = serializers.CharField(required=False, allow_blank=True, help_text="What you will change; the team reads it")
 

@@ -44,8 +44,12 @@ class NewsPostSerializer(serializers.Serializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    subscriber_hub = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    hub = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    subscriber_hub = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="The hub that follows; null: a person does"
+    )
+    hub = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="News from this hub; null: from every hub"
+    )
     topic = serializers.CharField(source="topic_label", read_only=True)
 
     class Meta:
