@@ -187,6 +187,49 @@ def slot_create(
 SLOT_FIELDS = {"topic", "description", "starts_at", "duration_minutes", "mode", "place", "link"}
 
 
+def slot_values(slot) -> dict:
+    """A slot's editable values, as ``slot_update`` takes them."""
+    return {
+        "topic": slot.topic,
+        "description": slot.description,
+        "starts_at": slot.starts_at,
+        "duration_minutes": slot.duration_minutes,
+        "mode": slot.mode,
+        "place": slot.place,
+        "link": slot.link,
+    }
+
+
+def _check_booked_time(slot, values) -> None:
+    booked = slot.bookings.filter(status=B.BOOKED).exists()
+    if booked and (values["starts_at"] != slot.starts_at or values["duration_minutes"] != slot.duration_minutes):
+        raise ValidationError(
+            {"starts_at": "This slot is booked: its time cannot change. Withdraw it (the booker is told) instead."}
+        )
+
+
+def slot_validate(*, hub, expert, values, slot=None) -> None:
+    """Raise what ``slot_create`` (no ``slot``) or ``slot_update`` would refuse, writing nothing.
+    Forms that save in a later step (the admin) ask here first, so errors land on their fields."""
+    now = timezone.now()
+    if slot is None:
+        values = {"mode": Mode.ON_SITE, "place": "", "link": "", "description": ""} | values
+    else:
+        if slot.status != SlotStatus.PUBLISHED:
+            raise ValidationError("This slot was withdrawn; publish a new one instead.")
+        if slot.starts_at <= now:
+            raise ValidationError("This slot has already started; it can no longer be changed.")
+        values = slot_values(slot) | values
+        _check_booked_time(slot, values)
+    _validate_slot(
+        hub=hub,
+        expert=expert,
+        now=now,
+        exclude_pk=slot.pk if slot is not None else None,
+        **{k: values.get(k) for k in ("topic", "starts_at", "duration_minutes", "mode", "place", "link")},
+    )
+
+
 @transaction.atomic
 def slot_update(*, slot, acting_user, **changes) -> ClinicSlot:
     """Change a published slot. A booked slot keeps its time (the booker would be left behind)."""
@@ -198,20 +241,8 @@ def slot_update(*, slot, acting_user, **changes) -> ClinicSlot:
         raise InvalidTransition(slot, "edit", "This slot was withdrawn; publish a new one instead.")
     if slot.starts_at <= timezone.now():
         raise InvalidTransition(slot, "edit", "This slot has already started; it can no longer be changed.")
-    values = {
-        "topic": slot.topic,
-        "description": slot.description,
-        "starts_at": slot.starts_at,
-        "duration_minutes": slot.duration_minutes,
-        "mode": slot.mode,
-        "place": slot.place,
-        "link": slot.link,
-    } | changes
-    booked = slot.bookings.filter(status=B.BOOKED).exists()
-    if booked and (values["starts_at"] != slot.starts_at or values["duration_minutes"] != slot.duration_minutes):
-        raise ValidationError(
-            {"starts_at": "This slot is booked: its time cannot change. Withdraw it (the booker is told) instead."}
-        )
+    values = slot_values(slot) | changes
+    _check_booked_time(slot, values)
     _lock_expert(slot.expert)
     _validate_slot(
         hub=slot.hub,
