@@ -55,11 +55,11 @@ def new_draft(w, s):
 
 
 def draft_answered(w, s):
-    return Assessment.objects.get(pk=s.draft.pk).answers.get("eu_nexus") == "no"
+    return Assessment.objects.get(pk=s.draft_assessment.pk).answers.get("eu_nexus") == "no"
 
 
 def draft_submitted(w, s):
-    return Assessment.objects.get(pk=s.draft.pk).status == AssessmentStatus.SUBMITTED
+    return Assessment.objects.get(pk=s.draft_assessment.pk).status == AssessmentStatus.SUBMITTED
 
 
 def evidence_added(w, s):
@@ -75,7 +75,7 @@ def review_requested(w, s):
 
 
 def review_is(*statuses):
-    return lambda w, s: BoardReview.objects.get(pk=s.review.pk).status in statuses
+    return lambda w, s: BoardReview.objects.get(pk=s.board_review.pk).status in statuses
 
 
 def seated(w, s):
@@ -130,9 +130,16 @@ ROWS = [
     page("GET", "compliance:dossier_download", **READERS, args=lambda w, s: {"pk": s.system.pk, "fmt": "md"}),
     # --- Assessments ---------------------------------------------------------------------------------
     page("POST", "compliance:assessment_start", **EDITORS, args=pk("system2"), effect=new_draft),
-    page("GET", "compliance:wizard", **EDITORS, args=pk("draft")),
-    page("POST", "compliance:wizard", **EDITORS, args=pk("draft"), data={"eu_nexus": "no"}, effect=draft_answered),
-    page("POST", "compliance:assessment_submit", **EDITORS, args=pk("draft"), effect=draft_submitted),
+    page("GET", "compliance:wizard", **EDITORS, args=pk("draft_assessment")),
+    page(
+        "POST",
+        "compliance:wizard",
+        **EDITORS,
+        args=pk("draft_assessment"),
+        data={"eu_nexus": "no"},
+        effect=draft_answered,
+    ),
+    page("POST", "compliance:assessment_submit", **EDITORS, args=pk("draft_assessment"), effect=draft_submitted),
     page("GET", "compliance:assessment_result", **READERS, args=pk("assessment")),
     # --- Checklist and evidence ----------------------------------------------------------------------
     page("GET", "compliance:item_detail", **READERS, args=pk("item")),
@@ -148,12 +155,18 @@ ROWS = [
     page("POST", "compliance:evidence_remove", **EDITORS, args=pk("evidence"), effect=evidence_gone),
     # --- Ethics board --------------------------------------------------------------------------------
     page("POST", "compliance:review_request", **EDITORS, args=pk("system2"), effect=review_requested),
-    page("POST", "compliance:review_withdraw", **EDITORS, args=pk("review"), effect=review_is(ReviewStatus.WITHDRAWN)),
+    page(
+        "POST",
+        "compliance:review_withdraw",
+        **EDITORS,
+        args=pk("board_review"),
+        effect=review_is(ReviewStatus.WITHDRAWN),
+    ),
     page(
         "POST",
         "compliance:review_decide",
         **BOARD,
-        args=pk("review"),
+        args=pk("board_review"),
         data=DECISION,
         effect=review_is(ReviewStatus.APPROVED),
         note="board members of the system's hub decide",
@@ -199,16 +212,16 @@ ROWS = [
     api("POST", "api-ai-system-board-review", **EDITORS_API, args=pk("system2"), effect=review_requested),
     # --- API: assessments ----------------------------------------------------------------------------
     api("GET", "api-assessment-detail", **READERS_API, args=pk("assessment")),
-    api("GET", "api-assessment-questions", **READERS_API, args=pk("draft")),
+    api("GET", "api-assessment-questions", **READERS_API, args=pk("draft_assessment")),
     api(
         "PATCH",
         "api-assessment-answers",
         **EDITORS_API,
-        args=pk("draft"),
+        args=pk("draft_assessment"),
         data={"eu_nexus": "no"},
         effect=draft_answered,
     ),
-    api("POST", "api-assessment-submit", **EDITORS_API, args=pk("draft"), effect=draft_submitted),
+    api("POST", "api-assessment-submit", **EDITORS_API, args=pk("draft_assessment"), effect=draft_submitted),
     # --- API: checklist and evidence -----------------------------------------------------------------
     api("GET", "api-checklist-item-list", **listing(READERS_API), marker=lambda w, s: f'"id":{s.item.pk},'),
     api("GET", "api-checklist-item-detail", **READERS_API, args=pk("item")),
@@ -241,13 +254,13 @@ ROWS = [
     ),
     api("GET", "api-board-member-detail", **STAFF_OF_HUB, args=pk("board_seat")),
     api("DELETE", "api-board-member-detail", **STAFF_OF_HUB, args=pk("board_seat"), effect=unseated),
-    api("GET", "api-board-review-list", **listing(READERS_API), marker=lambda w, s: s.review.request_note),
-    api("GET", "api-board-review-detail", **READERS_API, args=pk("review")),
+    api("GET", "api-board-review-list", **listing(READERS_API), marker=lambda w, s: s.board_review.request_note),
+    api("GET", "api-board-review-detail", **READERS_API, args=pk("board_review")),
     api(
         "POST",
         "api-board-review-decide",
         **BOARD,
-        args=pk("review"),
+        args=pk("board_review"),
         data=DECISION,
         effect=review_is(ReviewStatus.APPROVED),
     ),
@@ -255,7 +268,7 @@ ROWS = [
         "POST",
         "api-board-review-withdraw",
         **EDITORS_API,
-        args=pk("review"),
+        args=pk("board_review"),
         effect=review_is(ReviewStatus.WITHDRAWN),
     ),
 ]

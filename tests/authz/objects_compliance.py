@@ -22,15 +22,15 @@ def compliance_objects(world, side):
     side.evidence = compliance_services.evidence_link_add(
         item=side.item, label=unique("evidence"), url="https://docs.example.org/dpia", acting_user=owner
     )
-    side.review = compliance_services.board_review_request(
+    side.board_review = compliance_services.board_review_request(
         system=side.system, acting_user=owner, note=unique("review note")
     )
     # A reclassification in progress, every question answered: ready to submit.
-    side.draft = compliance_services.assessment_start(system=side.system, acting_user=owner)
+    side.draft_assessment = compliance_services.assessment_start(system=side.system, acting_user=owner)
     full = answers(**HIGH_RISK)
     asked = engine.classify(full).asked
     compliance_services.assessment_answer(
-        assessment=side.draft, acting_user=owner, answers={k: v for k, v in full.items() if k in asked}
+        assessment=side.draft_assessment, acting_user=owner, answers={k: v for k, v in full.items() if k in asked}
     )
     side.system2 = AISystemFactory(hub=hub, owner=owner, organisation=organisation, name=unique("AI system"))
     classify(side.system2, owner)

@@ -66,7 +66,15 @@ def unique(prefix: str) -> str:
 
 
 class Side(SimpleNamespace):
-    """The objects of one hub: ``world.a`` or ``world.b``."""
+    """The objects of one hub: ``world.a`` or ``world.b``.
+
+    An attribute is set once: two builders naming their objects alike (``draft``) would
+    otherwise silently point one app's rows at the other app's object."""
+
+    def __setattr__(self, name, value):
+        if name in self.__dict__:
+            raise AttributeError(f"side {self.__dict__.get('key')!r} already has {name!r}: name the object apart")
+        super().__setattr__(name, value)
 
 
 class World:
