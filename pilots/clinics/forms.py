@@ -49,16 +49,23 @@ class BookingForm(forms.Form):
     organisation_name = forms.CharField(
         label="Your business or organisation", required=False, max_length=200, help_text="Optional"
     )
-    sector = forms.ChoiceField(label="Sector", choices=[("", "Choose your sector"), *Sector.choices])
+    # The "required" messages say what to write, as the booking service's do.
+    sector = forms.ChoiceField(
+        label="Sector",
+        choices=[("", "Choose your sector"), *Sector.choices],
+        error_messages={"required": "Choose your sector from the list."},
+    )
     problem = forms.CharField(
         label="The problem you would like help with",
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="A few sentences: what you want to achieve and what is hard about it.",
+        error_messages={"required": "Describe the problem you would like help with."},
     )
     data_description = forms.CharField(
         label="The data you have",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What kind, how much, in which form (spreadsheets, images, sensor logs, none yet…).",
+        error_messages={"required": "Describe the data you have (even “none yet” helps the expert prepare)."},
     )
 
 
