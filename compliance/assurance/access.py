@@ -1,7 +1,10 @@
 """The assurance app's one access layer: systems, checks, reference data and batches for a user
 (or a partner system's API key), scoped to their hubs.
 
-- Active members of a system's hub see its fairness checks, reference data and drift batches.
+- Whoever may see the system in compliance (``compliance.access.systems_visible_to``: its owner,
+  its projects' teams, the hub's staff and ethics board; a partner key of the hub) sees its
+  fairness checks, reference data and drift batches. Being a member of the hub is not enough:
+  the results are the system's evidence, as private as its checklist.
 - The system's owner and the hub's staff run checks, upload reference data and batches, set
   thresholds and attach results as evidence.
 - Active members of the hub's ethics board sign reference data off (or reject it).
@@ -12,31 +15,24 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from compliance.models import AISystem, BoardMember
+from compliance import access as compliance_access
+from compliance.models import BoardMember
 from hubs import access as hub_access
 
 from .models import DriftBatch, FairnessCheck, ReferenceDataset, TrustAnchor
 
 
-def visible_hub_ids(user, api_key=None) -> set[int] | None:
-    """Hubs whose systems the caller may see; ``None`` means every hub (superuser, no key)."""
-    if api_key is not None and api_key.is_partner:
-        return {api_key.hub_id}
-    if user.is_authenticated and user.is_superuser:
-        return {api_key.hub_id} if api_key is not None else None
-    return hub_access.member_hub_ids(user, api_key)
-
-
-def scope(qs, user, api_key=None, *, hub_field="hub"):
-    ids = visible_hub_ids(user, api_key)
-    return qs if ids is None else qs.filter(**{f"{hub_field}__in": ids})
-
-
 def systems_visible(user, api_key=None):
-    return scope(AISystem.objects.select_related("hub", "owner"), user, api_key)
+    """The systems the caller may see, as compliance decides it."""
+    return compliance_access.systems_visible_to(user, api_key).select_related("hub", "owner")
 
 
-def system_for(user, pk, api_key=None) -> AISystem:
+def scope(qs, user, api_key=None):
+    """Checks, references, anchors or batches (anything with a ``system``) of visible systems."""
+    return qs.filter(system__in=compliance_access.systems_visible_to(user, api_key).values("pk"))
+
+
+def system_for(user, pk, api_key=None):
     return get_object_or_404(systems_visible(user, api_key), pk=pk)
 
 

@@ -6,6 +6,9 @@ from django.urls import reverse
 
 from compliance.assurance import services
 from compliance.assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus, RunStatus
+from hubs.models import Role
+from tests.conftest import verified_user
+from tests.factories import MembershipFactory
 
 from .conftest import MAPPING, make_system, predictions_csv, reference_csv
 
@@ -103,6 +106,25 @@ def test_pages_of_another_hubs_system_are_not_found(client, other_staff, system,
     assert client.post(reverse("assurance:fairness_attach", args=[check.pk])).status_code == 404
 
 
+def test_a_plain_member_of_the_hub_does_not_see_someone_elses_results(client, hub, system, member):
+    # Regression: any active member of the hub read every system's fairness checks, reference
+    # data and batches, while compliance shows a system only to its owner, teams, the hub's staff
+    # and its ethics board. The results are the system's evidence: the same people see them.
+    neighbour = verified_user(name="Nico Neighbour")
+    MembershipFactory(user=neighbour, hub=hub, role=Role.MEMBER)
+    check = services.fairness_check_upload(system=system, acting_user=member, data=predictions_csv(), **MAPPING)
+    client.force_login(neighbour)
+    for url in (
+        reverse("assurance:fairness_list", args=[system.pk]),
+        reverse("assurance:drift_home", args=[system.pk]),
+        check.get_absolute_url(),
+        f"/api/v1/assurance/fairness-checks/{check.pk}/",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert system.name not in client.get(reverse("assurance:index")).content.decode()
+    assert client.get("/api/v1/assurance/fairness-checks/").json()["count"] == 0
+
+
 def test_reference_upload_profile_submit_and_board_sign_off(client, member, board, system):
     client.force_login(member)
     response = client.post(
@@ -181,7 +203,8 @@ def test_batch_list_queries_do_not_grow(client, member, board, system, django_as
         )
         services.fairness_check_upload(system=system, acting_user=member, data=predictions_csv(seed=i, n=60), **MAPPING)
     client.force_login(member)
-    with django_assert_max_num_queries(12):
+    # 13 at most: the viewer's ethics-board seats are one of them (compliance's system scope).
+    with django_assert_max_num_queries(13):
         assert client.get(reverse("assurance:drift_home", args=[system.pk])).status_code == 200
     with django_assert_max_num_queries(9):
         assert client.get(reverse("assurance:fairness_list", args=[system.pk])).status_code == 200

@@ -1,7 +1,8 @@
 """Assurance: fairness checks, reference data signed off as trust anchors, drift batches.
 
-As ``compliance.assurance.access`` puts it: the system's readers see its checks, references and
-batches; its owner (``member_a`` owns hub A's system) and the hub's staff run checks and upload
+As ``compliance.assurance.access`` puts it: the system's readers in compliance (owner, teams, the
+hub's staff and board, the hub's partner key; not every member of the hub) see its checks,
+references and batches; its owner (``member_a`` owns hub A's system) and the hub's staff run checks and upload
 data; the hub's ethics board (``reviewer_a``) signs reference data off; the hub's partner key
 reads and sends drift batches.
 """
@@ -14,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from compliance.assurance.models import DriftBatch, FairnessCheck, ReferenceDataset, ReferenceStatus
 from tests.assurance.conftest import MAPPING, predictions_csv, reference_csv
 
-from .matrix import OWNER_AND_STAFF, api, listing, page
+from .matrix import OWNER_AND_STAFF, STAFF_OF_HUB, api, listing, page
 
 READERS = {
     "default": "nn",
@@ -30,6 +31,9 @@ MANAGERS = OWNER_AND_STAFF
 MANAGERS_API = {**OWNER_AND_STAFF, "personal": "yn"}
 BATCH_SENDERS = {**MANAGERS_API, "partner_a": "yn"}
 BOARD = {"default": "nn", "reviewer_a": "yn"}
+# Someone else's system at the hub: as compliance has it, not for a plain member of the hub.
+OTHERS_READERS = {**STAFF_OF_HUB, "reviewer_a": "yn"}
+OTHERS_READERS_API = {**OTHERS_READERS, "partner_a": "yn"}
 
 
 def pk(name):
@@ -110,6 +114,21 @@ ROWS = [
     # --- Pages ---------------------------------------------------------------------------------------
     page("GET", "assurance:index", **listing(READERS), marker=lambda w, s: s.system.name),
     page("GET", "assurance:fairness_list", **READERS, args=system_id),
+    page(
+        "GET",
+        "assurance:index",
+        **listing(OTHERS_READERS),
+        variant="someone else's",
+        marker=lambda w, s: s.other_system.name,
+    ),
+    page(
+        "GET",
+        "assurance:fairness_list",
+        **OTHERS_READERS,
+        variant="someone else's",
+        args=lambda w, s: {"system_id": s.other_system.pk},
+    ),
+    page("GET", "assurance:fairness_detail", **OTHERS_READERS, variant="someone else's", args=pk("other_fairness")),
     page("GET", "assurance:fairness_new", **MANAGERS, args=system_id),
     page("POST", "assurance:fairness_new", **MANAGERS, args=system_id, data=fairness_form, effect=checked),
     page("GET", "assurance:fairness_detail", **READERS, args=pk("fairness")),
@@ -149,6 +168,14 @@ ROWS = [
         note="a partner key only sends drift batches",
     ),
     api("GET", "api-fairness-detail", **READERS_API, args=pk("fairness")),
+    api(
+        "GET",
+        "api-fairness-list",
+        **listing(OTHERS_READERS_API),
+        variant="someone else's",
+        marker=lambda w, s: s.other_fairness.name,
+    ),
+    api("GET", "api-fairness-detail", **OTHERS_READERS_API, variant="someone else's", args=pk("other_fairness")),
     api("POST", "api-fairness-attach", **MANAGERS_API, args=pk("fairness"), effect=attached),
     # --- API: reference data and trust anchors -------------------------------------------------------
     api("GET", "api-reference-list", **listing(READERS_API), marker=lambda w, s: s.draft_reference.name),

@@ -12,6 +12,9 @@ from compliance.models import AISystem, Assessment, AssessmentStatus, BoardMembe
 from .matrix import OWNER_AND_STAFF, STAFF_OF_HUB, api, listing, page
 
 READERS = {**OWNER_AND_STAFF, "reviewer_a": "yn"}
+# Someone else's system at the hub (``other_system``): a plain member of the hub does not see it.
+OTHERS_READERS = {**STAFF_OF_HUB, "reviewer_a": "yn"}
+OTHERS_READERS_API = {**OTHERS_READERS, "partner_a": "yn"}
 READERS_API = {**READERS, "personal": "yn", "partner_a": "yn"}
 EDITORS = OWNER_AND_STAFF
 EDITORS_API = {**OWNER_AND_STAFF, "personal": "yn"}
@@ -108,6 +111,14 @@ ROWS = [
         effect=registered,
     ),
     page("GET", "compliance:system_detail", **READERS, args=pk("system")),
+    page(
+        "GET",
+        "compliance:system_list",
+        **listing(OTHERS_READERS),
+        variant="someone else's",
+        marker=lambda w, s: s.other_system.name,
+    ),
+    page("GET", "compliance:system_detail", **OTHERS_READERS, variant="someone else's", args=pk("other_system")),
     page("GET", "compliance:system_edit", **EDITORS, args=pk("system")),
     page(
         "POST",
@@ -191,6 +202,7 @@ ROWS = [
         effect=registered,
     ),
     api("GET", "api-ai-system-detail", **READERS_API, args=pk("system")),
+    api("GET", "api-ai-system-detail", **OTHERS_READERS_API, variant="someone else's", args=pk("other_system")),
     api(
         "PATCH",
         "api-ai-system-detail",

@@ -31,3 +31,11 @@ def assurance_objects(world, side):
     side.submitted_reference = reference("submitted reference")
     assurance_services.reference_submit(reference=side.submitted_reference, acting_user=owner)
     side.draft_reference = reference("draft reference")
+    other = assurance_services.fairness_check_upload(
+        system=side.other_system,
+        acting_user=side.colleague,
+        data=predictions_csv(),
+        name=unique("fairness check"),
+        **MAPPING,
+    )
+    side.other_fairness = assurance_services.fairness_check_compute(check_id=other.pk)

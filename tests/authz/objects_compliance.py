@@ -34,3 +34,7 @@ def compliance_objects(world, side):
     )
     side.system2 = AISystemFactory(hub=hub, owner=owner, organisation=organisation, name=unique("AI system"))
     classify(side.system2, owner)
+    # Someone else's system at the hub, on no project: member_a is just another member there.
+    side.other_system = AISystemFactory(
+        hub=hub, owner=side.colleague, organisation=organisation, name=unique("colleague AI system")
+    )

@@ -29,6 +29,7 @@ not written yet goes in ``INCOMPLETE`` in ``rows.py`` with a comment.
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -37,8 +38,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils.http import urlencode
 from drf_spectacular.generators import SchemaGenerator
 
-from .rows import INCOMPLETE, ROWS
-from .world import ROLES
+from .rows import INCOMPLETE, MODULES, ROWS
+from .world import OBJECT_MODULES, ROLES
 
 EXCLUDED_PREFIXES = {
     # Django admin internals: the admin has its own permission system; a few changelists are
@@ -103,6 +104,13 @@ def test_every_api_operation_has_a_row():
     missing = sorted(ops - rows - incomplete)
     assert not missing, f"API operations without a row: {missing}"
     assert not sorted(rows - ops), f"API rows for operations not in the schema: {sorted(rows - ops)}"
+
+
+def test_every_module_is_gathered():
+    """A new ``matrix_<app>.py`` or ``objects_<app>.py`` that is not listed would be skipped silently."""
+    here = Path(__file__).parent
+    assert sorted(p.stem for p in here.glob("matrix_*.py")) == sorted(MODULES)
+    assert sorted(p.stem for p in here.glob("objects*.py")) == sorted(OBJECT_MODULES)
 
 
 def test_rows_are_unique():
