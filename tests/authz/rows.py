@@ -12,6 +12,7 @@ MODULES = (
     "matrix_hubs_areas",
     "matrix_compliance",
     "matrix_assurance",
+    "matrix_admin",
 )
 
 # URL names whose rows are not written yet (each with the reason); the completeness tests accept
