@@ -391,7 +391,7 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
         changed = [locked[pk] for pk in balance if balance[pk] != locked[pk].balance]
         for account in changed:
             account.balance = balance[account.pk]
-        Account.objects.bulk_update(changed, ["balance"], batch_size=500)
+        _save_balances(changed)
 
         result.created = len(new_rows)
         audit_record(
@@ -422,6 +422,21 @@ class _Batch:
         self.entry_account.append(account)
         self.entry_amount.append(amount)
         self.entry_after.append(after)
+
+
+def _save_balances(accounts: list[Account]) -> None:
+    """Write the accounts' new balances (the rows are locked). On PostgreSQL one UPDATE joined to
+    two arrays: ``bulk_update`` builds a CASE of 2,000 branches, which cost more Python time to
+    build than the database took to run it."""
+    if connection.vendor != "postgresql":
+        Account.objects.bulk_update(accounts, ["balance"], batch_size=500)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE compute_account a SET balance = v.balance"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, balance) WHERE a.id = v.id",
+            [[a.pk for a in accounts], [a.balance for a in accounts]],
+        )
 
 
 def _write_orm(provider, batch: _Batch) -> None:
@@ -458,13 +473,21 @@ def _write_orm(provider, batch: _Batch) -> None:
     )
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """A text value for COPY's text format (backslash, tab and line breaks escaped)."""
+    return value.translate(_COPY_ESCAPES)
+
+
 def _write_postgresql(provider, batch: _Batch) -> None:
     """The same rows as ``_write_orm``, loaded with COPY: no model instances and no SQL to
-    parse (three to four times faster than ``bulk_create`` for a 10,000-record batch). Transaction ids are taken from
-    the table's sequence first so the entries and usage records can point at them. All entries
-    go in one COPY, one statement, as the balance trigger requires."""
-    now = timezone.now()
-    rows = batch.usage
+    parse. Each table's rows go as one block of COPY text built here (adapting 40,000 rows one
+    value at a time took longer than the database took to store them). Transaction ids are
+    taken from the table's sequence first so the entries and usage records can point at them.
+    All entries go in one COPY, one statement, as the balance trigger requires."""
+    now = timezone.now().isoformat()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -473,35 +496,35 @@ def _write_postgresql(provider, batch: _Batch) -> None:
         txn_ids = [pk for (pk,) in cursor.fetchall()]
         kind = TransactionKind.USAGE.value
         with cursor.copy("COPY compute_transaction (id, kind, idempotency_key, memo, created_at) FROM STDIN") as copy:
-            for pk, key, memo in zip(txn_ids, batch.keys, batch.memos, strict=True):
-                copy.write_row((pk, kind, key, memo, now))
+            copy.write(
+                "".join(
+                    f"{pk}\t{kind}\t{_copy_text(key)}\t{_copy_text(memo)}\t{now}\n"
+                    for pk, key, memo in zip(txn_ids, batch.keys, batch.memos, strict=True)
+                )
+            )
         with cursor.copy(
             "COPY compute_entry (transaction_id, account_id, amount, balance_after, created_at) FROM STDIN"
         ) as copy:
-            for t, account, amount, after in zip(
-                batch.entry_txn, batch.entry_account, batch.entry_amount, batch.entry_after, strict=True
-            ):
-                copy.write_row((txn_ids[t], account, amount, after, now))
+            copy.write(
+                "".join(
+                    f"{txn_ids[t]}\t{account}\t{amount}\t{after}\t{now}\n"
+                    for t, account, amount, after in zip(
+                        batch.entry_txn, batch.entry_account, batch.entry_amount, batch.entry_after, strict=True
+                    )
+                )
+            )
         with cursor.copy(
             "COPY compute_usagerecord (provider_id, resource_id, allocation_id, external_id, user_label, gpu_seconds,"
             " started_at, ended_at, millicredits, transaction_id, created_at) FROM STDIN"
         ) as copy:
-            for (row, cost), txn_id in zip(rows, txn_ids, strict=True):
-                copy.write_row(
-                    (
-                        provider.pk,
-                        row.resource_id,
-                        row.allocation_id,
-                        row.external_id,
-                        row.user_label,
-                        row.gpu_seconds,
-                        row.started_at,
-                        row.ended_at,
-                        cost,
-                        txn_id,
-                        now,
-                    )
+            copy.write(
+                "".join(
+                    f"{provider.pk}\t{row.resource_id}\t{row.allocation_id}\t{_copy_text(row.external_id)}\t"
+                    f"{_copy_text(row.user_label)}\t{row.gpu_seconds}\t{row.started_at.isoformat()}\t"
+                    f"{row.ended_at.isoformat()}\t{cost}\t{txn_id}\t{now}\n"
+                    for (row, cost), txn_id in zip(batch.usage, txn_ids, strict=True)
                 )
+            )
 
 
 # --- Reading --------------------------------------------------------------------------------

@@ -86,6 +86,18 @@ def test_ingest_creates_records_debits_the_allocation_and_credits_the_provider()
     assert_ledger_consistent()
 
 
+def test_job_ids_and_user_labels_keep_tabs_backslashes_and_line_breaks():
+    """Text reaches PostgreSQL through COPY's text format: its escapes must not change a value."""
+    provider, resource, _call, allocation = usage_setup(granted=100_000)
+    job_id, user = "job\\7\tarray[3]", "alice\nbob\r\\n"
+    ingest(provider, [record(resource, allocation, job_id) | {"user": user}])
+    job = UsageRecord.objects.get(provider=provider)
+    assert (job.external_id, job.user_label) == (job_id, user)
+    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{job_id}"
+    assert job.transaction.memo == f"Job {job_id} on {resource.name}"
+    assert ingest(provider, [record(resource, allocation, job_id) | {"user": user}]).duplicates == 1
+
+
 def test_entries_record_the_running_balance_of_each_account():
     provider, resource, _call, allocation = usage_setup(granted=10_000)
     ingest(provider, [record(resource, allocation, f"job-{i}", gpu_seconds=3600) for i in range(3)])
