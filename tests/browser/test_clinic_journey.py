@@ -159,8 +159,18 @@ def test_a_business_books_a_clinic_slot_moves_it_then_cancels_it(new_page):
     _name, method, event, _mimetype = calendar_of(cancellation)
     assert (method, str(event["uid"]), str(event["status"])) == ("CANCEL", uid, "CANCELLED")
 
-    # Both slots show as free again.
+    # On a phone, "My bookings" shows one card per booking, every status on screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/clinics/bookings/")
+    badges = page.get_by_test_id("booking-row").locator(".status")
+    assert badges.all_inner_texts() == ["Cancelled", "Moved to another slot"]
+    for badge in badges.all():
+        box = badge.bounding_box()
+        assert box["x"] + box["width"] <= 390
+
+    # Both slots show as free again (on the phone, the filters' checkbox is a checkbox, not a wide field).
     page.goto("/clinics/?hub=lyon")
+    assert page.get_by_label("Free slots only").bounding_box()["width"] < 40
     states = page.get_by_test_id("slot-card").get_by_test_id("slot-state")
     assert states.all_inner_texts() == ["Free", "Free"]
     assert not ClinicBooking.objects.filter(status=BookingStatus.BOOKED).exists()
