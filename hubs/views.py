@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -341,7 +342,11 @@ def _back_to_manage(request, membership):
                 ],
             },
         )
-    return redirect(request.POST.get("next") or reverse("hubs:manage", args=[membership.hub.slug]))
+    back = request.POST.get("next")
+    # Only back to a page of this site: "next" comes from the form, and anyone can post one.
+    if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = reverse("hubs:manage", args=[membership.hub.slug])
+    return redirect(back)
 
 
 @login_required

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gigafactory.errors import InvalidTransition
@@ -206,4 +207,8 @@ def delivery_redeliver(request, pk):
         messages.error(request, _refusal(exc))
     else:
         messages.success(request, "Redelivery queued: the attempt shows below.")
-    return redirect(request.POST.get("next") or delivery.get_absolute_url())
+    back = request.POST.get("next")
+    # Only back to a page of this site: "next" comes from the form, and anyone can post one.
+    if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = delivery.get_absolute_url()
+    return redirect(back)

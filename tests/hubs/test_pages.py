@@ -379,6 +379,22 @@ def test_staff_approve_in_the_browser(client, staff, requested, django_capture_o
     assert requested.user.notifications.filter(kind="membership.approved").exists()
 
 
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("/staff/hubs/lyon/members/?status=requested", "/staff/hubs/lyon/members/?status=requested"),
+        ("https://evil.example/phish", "/staff/hubs/lyon/members/"),
+        ("//evil.example/phish", "/staff/hubs/lyon/members/"),
+    ],
+)
+def test_a_decision_goes_back_only_to_a_page_of_the_site(client, staff, requested, next_url, lands_on):
+    # Regression: "next" was followed wherever it pointed (an open redirect).
+    client.force_login(staff)
+    response = client.post(f"/staff/memberships/{requested.pk}/approve/", {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
+
+
 def test_staff_reject_with_htmx_gets_the_row_back(client, staff, requested):
     client.force_login(staff)
     response = client.post(f"/staff/memberships/{requested.pk}/reject/", headers=HTMX)

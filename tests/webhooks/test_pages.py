@@ -1,7 +1,10 @@
 """Webhook pages for hub staff: register, see the secret once, the log, redeliver, test; scoping."""
 
+import uuid
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from hubs.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -62,6 +65,24 @@ def test_the_endpoint_page_shows_the_log_and_test_and_redeliver_work(
     detail = staff_client.get(delivery.get_absolute_url()).content.decode()
     assert "Attempts" in detail
     assert detail.count("status-succeeded") >= 2
+
+
+def test_redeliver_goes_back_only_to_a_page_of_the_site(staff_client, hub, staff):
+    # Regression: "next" was followed wherever it pointed (an open redirect).
+    endpoint, _ = make_endpoint(hub=hub, acting_user=staff, url="http://127.0.0.1:9/hooks")
+    delivery = Delivery.objects.create(
+        endpoint=endpoint,
+        event_id=uuid.uuid4(),
+        event_type="ping",
+        body="{}",
+        status=DeliveryStatus.FAILED,
+        retry_until=timezone.now(),
+    )
+    url = reverse("webhooks:delivery_redeliver", args=[delivery.pk])
+    outside = staff_client.post(url, {"next": "https://evil.example/phish"})
+    assert outside["Location"] == delivery.get_absolute_url()
+    inside = staff_client.post(url, {"next": endpoint.get_absolute_url()})
+    assert inside["Location"] == endpoint.get_absolute_url()
 
 
 def test_the_endpoint_list_and_log_cost_the_same_queries_with_more_rows(
