@@ -12,7 +12,7 @@ help:
 	@echo "make worker  - a Celery worker (needs REDIS_URL)"
 	@echo "make beat    - the Celery beat scheduler (needs REDIS_URL)"
 	@echo "make lint    - ruff check and format check"
-	@echo "make bench   - seed the scale database (gigafactory_bench) and print the measured table"
+	@echo "make bench   - seed the scale database (gigafactory_bench), measure, compare with ColdFront, write docs/benchmarks.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,11 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Benchmarks: PostgreSQL and Redis required; not part of `make test`. Writes docs/benchmarks.md.
+# The ColdFront comparison installs ColdFront 1.1.10 from PyPI into bench/.coldfront-venv.
 bench: install
 	$(BIN)/python bench/seed_scale.py
 	$(BIN)/python bench/run.py --write-docs
+	$(BIN)/python bench/compare_coldfront.py --write-docs
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
