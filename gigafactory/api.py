@@ -205,7 +205,15 @@ class FilterBackend(DjangoFilterBackend):
     ``?mine=yes-please`` as "not given" and returns the unfiltered list, which a client cannot
     tell from a real answer; here it is a 400 naming the parameter, like every other filter
     with a bad value. Date-times are compared in UTC, so that no offset reaches the database.
+    A parameter given twice (``?status=done&status=failed``) is refused: Django would quietly
+    use the last one.
     """
+
+    def filter_queryset(self, request, queryset, view):
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise exceptions.ValidationError({name: ["Give this parameter once."] for name in repeated})
+        return super().filter_queryset(request, queryset, view)
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
@@ -226,3 +234,24 @@ class SlugRelatedField(serializers.SlugRelatedField):
         if isinstance(data, str) and "\x00" in data:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
         return super().to_internal_value(data)
+
+
+def refuse_numbers_as_text() -> None:
+    """Make DRF's ``CharField`` (and its subclasses: e-mail, slug, URL, ...) refuse a JSON number.
+
+    DRF turns ``12`` into ``"12"``; the schema says the field is a string, and a client that
+    sends a number where text belongs has made a mistake it should hear about (``"Not a valid
+    string."`` on the field), not find later as the title of its project. Form data is always
+    text, so only JSON clients are concerned. Called once, from ``GigafactoryConfig.ready``.
+    """
+    lenient = serializers.CharField.to_internal_value
+    if getattr(lenient, "refuses_numbers", False):
+        return
+
+    def to_internal_value(self, data):
+        if isinstance(data, int | float):  # bool is an int: DRF refuses it already
+            self.fail("invalid")
+        return lenient(self, data)
+
+    to_internal_value.refuses_numbers = True
+    serializers.CharField.to_internal_value = to_internal_value

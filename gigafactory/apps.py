@@ -10,3 +10,6 @@ class GigafactoryConfig(AppConfig):
             lookups,  # registers the ``__in_array`` lookup
             schema,  # registers the OpenAPI auth extension
         )
+        from .api import refuse_numbers_as_text
+
+        refuse_numbers_as_text()

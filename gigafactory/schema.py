@@ -16,7 +16,8 @@ so that a view documents only its own answers. It looks at the view as the reque
 - 415: operations that take a body (one sent without a Content-Type the view can parse);
 - 429: every throttled operation, with ``Retry-After``.
 
-Reads open to everyone say so (``{}`` among their security requirements), whatever their
+An optional query parameter may be empty: it is then not applied (``page`` excepted). Reads
+open to everyone say so (``{}`` among their security requirements), whatever their
 permission classes are called.
 
 A response a view declares itself keeps its description; one declared with a description only
@@ -154,6 +155,10 @@ class AutoSchema(openapi.AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            # ``?sector=`` is "no sector filter", as an HTML filter form sends it; not ``page``.
+            if parameter["in"] == "query" and not parameter.get("required") and parameter["name"] != "page":
+                parameter["allowEmptyValue"] = True
         write = self.method in WRITE_METHODS
         if write:
             operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
