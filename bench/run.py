@@ -680,19 +680,27 @@ def main() -> int:
 
 
 COLDFRONT_START, COLDFRONT_END = "<!-- coldfront:start -->", "<!-- coldfront:end -->"
+NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
+
+
+def _section(doc, start, end, default):
+    """The part of ``doc`` between the markers ``start`` and ``end`` (markers included)."""
+    if start in doc and end in doc:
+        return doc[doc.index(start) : doc.index(end) + len(end)]
+    return f"{start}\n{default}\n{end}"
 
 
 def write_docs(text, goals, shape, args, loads):
     """docs/benchmarks.md from this run; the ColdFront section (``bench/compare_coldfront.py
-    --write-docs``) is kept as it was."""
+    --write-docs``) and the notes (between their markers, written by people: causes and
+    remedies, no figures) are kept as they were."""
     path = ROOT / "docs" / "benchmarks.md"
     path.parent.mkdir(exist_ok=True)
     old = path.read_text() if path.exists() else ""
-    coldfront = (
-        old[old.index(COLDFRONT_START) : old.index(COLDFRONT_END) + len(COLDFRONT_END)]
-        if COLDFRONT_START in old and COLDFRONT_END in old
-        else f"{COLDFRONT_START}\nNot measured yet: `python bench/compare_coldfront.py --write-docs`.\n{COLDFRONT_END}"
+    coldfront = _section(
+        old, COLDFRONT_START, COLDFRONT_END, "Not measured yet: `python bench/compare_coldfront.py --write-docs`."
     )
+    notes = _section(old, NOTES_START, NOTES_END, "")
     command = (
         "make bench"
         if args.only == "pages,http,memory,ingest,decisions"
@@ -720,6 +728,8 @@ def write_docs(text, goals, shape, args, loads):
         + goals
         + "\n\n## Against ColdFront 1.1.10\n\n"
         + coldfront
+        + "\n\n## Causes found and what is left\n\n"
+        + notes
         + "\n"
     )
     print(f"Wrote {path}")
