@@ -101,3 +101,10 @@ def listing(table: dict[str, str], *, refused=("anon",)) -> dict[str, str]:
     for role in refused:
         listed[role] = "n" * len(table.get("default", "nn"))
     return listed
+
+
+# What a hub publishes (calls, resources, showcase, clinic slots, events, news, the hub itself):
+# hub A is public, hub B private (``people.py``), so B's is seen only by its members and
+# superusers. API keys read their own hub only.
+PUBLISHED = {"default": "yn", "member_b": "yy", "staff_b": "yy", "superuser": "yy"}
+PUBLISHED_LIST = listing(PUBLISHED, refused=())

@@ -9,7 +9,7 @@ hub's staff; only the booker moves a booking, only the expert and staff record t
 from pilots.clinics.models import BookingStatus, ClinicBooking, ClinicSlot, SlotStatus
 from tests.clinics.factories import INTAKE, in_days
 
-from .matrix import EVERYONE, STAFF_OF_HUB, api, listing, page
+from .matrix import PUBLISHED, PUBLISHED_LIST, STAFF_OF_HUB, api, listing, page
 
 # The slot's expert (reviewer_a on hub A), staff of its hub, superusers.
 MANAGERS = {**STAFF_OF_HUB, "reviewer_a": "yn"}
@@ -17,8 +17,8 @@ MANAGERS_API = MANAGERS  # a personal key is member_a's: no manager
 # The booker (member_a / member_b), the slot's expert and staff of its hub.
 BOOKING_READERS = {**MANAGERS, "member_a": "yn", "member_b": "ny"}
 BOOKING_READERS_API = {**BOOKING_READERS, "personal": "yn"}
-# Anyone signed in books a free slot of any hub, except its own expert; a key only at its hub.
-BOOKERS = {"default": "yy", "anon": "nn", "reviewer_a": "ny"}
+# Anyone signed in books a free slot they see, except its own expert; a key only at its hub.
+BOOKERS = {**PUBLISHED, "anon": "nn", "reviewer_a": "nn"}
 
 
 def pk(name):
@@ -70,8 +70,8 @@ def edited_slot_form(w, s):
 
 ROWS = [
     # --- Public slots and booking ----------------------------------------------------------------
-    page("GET", "clinics:slot_list", **EVERYONE, marker=lambda w, s: s.slot.topic),
-    page("GET", "clinics:slot_detail", **EVERYONE, args=pk("slot")),
+    page("GET", "clinics:slot_list", **PUBLISHED_LIST, marker=lambda w, s: s.slot.topic),
+    page("GET", "clinics:slot_detail", **PUBLISHED, args=pk("slot")),
     page("GET", "clinics:slot_detail", "nn", variant="withdrawn", args=pk("withdrawn_slot")),
     page(
         "POST",
@@ -163,7 +163,9 @@ ROWS = [
         effect=booking_status(BookingStatus.RESCHEDULED),
     ),
     # --- API -------------------------------------------------------------------------------------
-    api("GET", "api-clinic-slot-list", **EVERYONE, partner_a="yh", personal="yh", marker=lambda w, s: s.slot.topic),
+    api(
+        "GET", "api-clinic-slot-list", **PUBLISHED_LIST, partner_a="yh", personal="yh", marker=lambda w, s: s.slot.topic
+    ),
     api(
         "POST",
         "api-clinic-slot-list",
@@ -182,7 +184,7 @@ ROWS = [
     api(
         "GET",
         "api-clinic-slot-detail",
-        **EVERYONE,
+        **PUBLISHED,
         partner_a="yn",
         personal="yn",
         args=pk("slot"),

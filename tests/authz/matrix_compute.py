@@ -9,7 +9,7 @@ project's team and to the staff of the call's hub; a reviewer reads only what th
 
 from compute.models import Application, AppStatus, Project, ProjectMember, Review, ReviewStatus, UsageRecord
 
-from .matrix import EVERYONE, OWNER_AND_STAFF, OWNER_ONLY, STAFF_OF_HUB, api, page
+from .matrix import OWNER_AND_STAFF, OWNER_ONLY, PUBLISHED, PUBLISHED_LIST, STAFF_OF_HUB, api, page
 
 # The project's team (PI member_a / member_b) and its personal key.
 TEAM_API = {**OWNER_ONLY, "personal": "yn"}
@@ -92,7 +92,7 @@ def usage_records(w, s):
 
 ROWS = [
     # --- The public catalogue ------------------------------------------------------------------
-    page("GET", "compute:call_list", **EVERYONE, marker=lambda w, s: s.call.title),
+    page("GET", "compute:call_list", **PUBLISHED_LIST, marker=lambda w, s: s.call.title),
     page(
         "GET",
         "compute:call_list",
@@ -102,16 +102,16 @@ ROWS = [
         marker=lambda w, s: s.draft_call.title,
         note="unpublished calls are previewed on their own page only",
     ),
-    page("GET", "compute:call_detail", **EVERYONE, args=call_slug("call")),
+    page("GET", "compute:call_detail", **PUBLISHED, args=call_slug("call")),
     page("GET", "compute:call_detail", **STAFF_OF_HUB, args=call_slug("draft_call"), variant="unpublished call"),
-    api("GET", "api-call-list", **EVERYONE, marker=lambda w, s: s.call.slug),
+    api("GET", "api-call-list", **PUBLISHED_LIST, marker=lambda w, s: s.call.slug),
     api("GET", "api-call-list", "hh", variant="unpublished call", marker=lambda w, s: s.draft_call.slug),
-    api("GET", "api-call-detail", **EVERYONE, args=call_slug("call")),
+    api("GET", "api-call-detail", **PUBLISHED, args=call_slug("call")),
     api("GET", "api-call-detail", "nn", args=call_slug("draft_call"), variant="unpublished call"),
-    api("GET", "api-resource-list", **EVERYONE, marker=lambda w, s: s.resource.name),
-    api("GET", "api-resource-detail", **EVERYONE, args=pk("resource")),
+    api("GET", "api-resource-list", **PUBLISHED_LIST, marker=lambda w, s: s.resource.name),
+    api("GET", "api-resource-detail", **PUBLISHED, args=pk("resource")),
     # --- Applying ------------------------------------------------------------------------------
-    page("GET", "compute:application_create", "yy", anon="nn", args=call_slug("fast_call")),
+    page("GET", "compute:application_create", **PUBLISHED, anon="nn", args=call_slug("fast_call")),
     page(
         "POST",
         "compute:application_create",

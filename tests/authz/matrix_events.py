@@ -9,15 +9,15 @@ a startup claims and gives back pitch slots (staff may do it for them).
 from pilots.events.models import Event, EventStatus, PitchSlot, Registration, RegistrationStatus
 from tests.events.factories import in_days
 
-from .matrix import EVERYONE, OWNER_AND_STAFF, STAFF_OF_HUB, api, listing, page
+from .matrix import OWNER_AND_STAFF, PUBLISHED, PUBLISHED_LIST, STAFF_OF_HUB, api, listing, page
 
 # A key reads its own hub's public events only.
-PUBLIC_API = {**EVERYONE, "partner_a": "yn", "personal": "yn"}
+PUBLIC_API = PUBLISHED
 # The registered person and the hub's staff; through the API also the person's key.
 REGISTRANT = OWNER_AND_STAFF
 REGISTRANT_API = {**OWNER_AND_STAFF, "personal": "yn"}
-# Anyone signed in registers for a public event, but only once (member_a is registered at A).
-REGISTER = {"default": "yy", "anon": "nn", "member_a": "ny", "member_b": "yn"}
+# Anyone signed in registers for an event they see, but only once (member_a is registered at A).
+REGISTER = {**PUBLISHED, "anon": "nn", "member_a": "nn", "member_b": "yn"}
 STAFF_LIST = {"default": "nn", "staff_a": "yh", "staff_b": "hy", "superuser": "yy"}
 
 
@@ -102,9 +102,9 @@ def pitch_time(w, s):
 
 ROWS = [
     # --- Public events and registering -----------------------------------------------------------
-    page("GET", "events:event_list", **EVERYONE, marker=lambda w, s: s.event.title),
+    page("GET", "events:event_list", **PUBLISHED_LIST, marker=lambda w, s: s.event.title),
     page("GET", "events:event_list", "hh", variant="draft", marker=lambda w, s: s.draft_event.title),
-    page("GET", "events:event_detail", **EVERYONE, args=slug("event")),
+    page("GET", "events:event_detail", **PUBLISHED, args=slug("event")),
     page(
         "GET",
         "events:event_detail",
@@ -113,7 +113,7 @@ ROWS = [
         args=slug("draft_event"),
         note="a draft is its hub's staff's preview",
     ),
-    page("GET", "events:event_ics", **EVERYONE, args=slug("event")),
+    page("GET", "events:event_ics", **PUBLISHED, args=slug("event")),
     page(
         "POST",
         "events:event_register",

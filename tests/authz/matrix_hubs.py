@@ -2,7 +2,10 @@
 
 from hubs.models import ApiKey, Notification
 
-from .matrix import OWNER_ONLY, STAFF_OF_HUB, api, page
+from .matrix import OWNER_ONLY, PUBLISHED, STAFF_OF_HUB, api, page
+
+# Asking to join: a hub one sees (hub B is private) and does not belong to yet.
+JOINERS = {"default": "yn", "anon": "nn", "member_a": "nn", "reviewer_a": "nn", "staff_a": "nn", "superuser": "yy"}
 
 # A hub page for the hub's members (any role), its staff and superusers.
 HUB_MEMBERS = {**STAFF_OF_HUB, "member_a": "yn", "member_b": "ny", "reviewer_a": "yn"}
@@ -23,24 +26,18 @@ def pending_membership(w, s):
 ROWS = [
     # --- Public pages ---------------------------------------------------------------------
     page("GET", "hubs:landing", "y"),
-    page("GET", "hubs:directory", "yy", marker=lambda w, s: s.hub.name),
-    page("GET", "hubs:hub_detail", "yy", args=slug),
+    page("GET", "hubs:directory", "yh", marker=lambda w, s: s.hub.name, note="the directory lists public hubs only"),
+    page("GET", "hubs:hub_detail", **PUBLISHED, args=slug),
     # --- Signed-in people --------------------------------------------------------------------
-    page("GET", "hubs:join", "yy", args=slug, anon="nn"),
+    page("GET", "hubs:join", **PUBLISHED, args=slug, anon="nn"),
     page(
         "POST",
         "hubs:join",
-        "yy",
+        **JOINERS,
         args=slug,
-        anon="nn",
-        member_a="ny",
-        member_b="yn",
-        reviewer_a="ny",
-        staff_a="ny",
-        staff_b="yn",
         data={"motivation": "I would like to join."},
         effect=lambda w, s: s.hub.memberships.filter(motivation="I would like to join.").exists(),
-        note="a request is made unless the user already belongs to the hub",
+        note="a request to a hub one sees (B is private), unless one belongs to it already",
     ),
     page("GET", "hubs:hub_dashboard", args=slug, **HUB_MEMBERS),
     page("GET", "hubs:dashboard", "y", anon="n"),
@@ -103,7 +100,7 @@ ROWS = [
     ),
     # --- API ---------------------------------------------------------------------------------
     api("GET", "api-hub-list", "y"),
-    api("GET", "api-hub-detail", "yy", args=slug),
+    api("GET", "api-hub-detail", **PUBLISHED, args=slug),
     api("GET", "api-hub-memberships", args=slug, **STAFF_OF_HUB),
     api("GET", "api-organisation-list", "y"),
     api(
@@ -130,14 +127,8 @@ ROWS = [
     api(
         "POST",
         "api-membership-list",
-        "yy",
-        anon="nn",
+        **JOINERS,
         partner_a="nn",
-        member_a="ny",
-        member_b="yn",
-        reviewer_a="ny",
-        staff_a="ny",
-        staff_b="yn",
         personal="nn",
         data=lambda w, s: {"hub": s.hub.slug, "motivation": "Matrix"},
         effect=lambda w, s: s.hub.memberships.filter(motivation="Matrix").exists(),

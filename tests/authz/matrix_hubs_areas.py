@@ -8,7 +8,7 @@ partner system they belong to (hub A's endpoint is ``partner_a``'s).
 from hubs.network.models import NewsItem, Subscription
 from hubs.webhooks.models import Delivery, DeliveryStatus, Endpoint, EndpointStatus
 
-from .matrix import EVERYONE, OWNER_ONLY, STAFF_OF_HUB, api, listing, page
+from .matrix import OWNER_ONLY, PUBLISHED, PUBLISHED_LIST, STAFF_OF_HUB, api, listing, page
 
 SIGNED_IN_API = {"default": "y", "anon": "n", "partner_a": "n"}
 STAFF_LIST = {"default": "nn", "staff_a": "yh", "staff_b": "hy", "superuser": "yy"}
@@ -71,11 +71,11 @@ ENDPOINT_FORM = {
 
 ROWS = [
     # --- Network news --------------------------------------------------------------------------
-    page("GET", "network:news", **EVERYONE, marker=lambda w, s: s.news.title),
-    page("GET", "network:news_detail", **EVERYONE, args=pk("news")),
+    page("GET", "network:news", **PUBLISHED_LIST, marker=lambda w, s: s.news.title),
+    page("GET", "network:news_detail", **PUBLISHED, args=pk("news")),
     page("GET", "network:post", "n", staff_a="y", staff_b="y", superuser="y", note="hub staff post news"),
     page("POST", "network:post", **STAFF_OF_HUB, data=lambda w, s: {**NEWS_FORM, "hub": s.hub.pk}, effect=news_posted),
-    api("GET", "api-news-list", **EVERYONE, marker=lambda w, s: s.news.title),
+    api("GET", "api-news-list", **PUBLISHED_LIST, marker=lambda w, s: s.news.title),
     api(
         "POST",
         "api-news-list",
@@ -83,7 +83,7 @@ ROWS = [
         data=lambda w, s: {**NEWS_FORM, "hub": s.hub.slug},
         effect=news_posted,
     ),
-    api("GET", "api-news-detail", **EVERYONE, args=pk("news")),
+    api("GET", "api-news-detail", **PUBLISHED, args=pk("news")),
     # --- Subscriptions -------------------------------------------------------------------------
     page(
         "GET",
@@ -108,7 +108,7 @@ ROWS = [
     page(
         "POST",
         "network:subscriptions",
-        "yy",
+        **PUBLISHED,
         anon="nn",
         data=lambda w, s: {"hub": s.hub.pk, "sector": "energy"},
         effect=followed,
@@ -171,7 +171,7 @@ ROWS = [
     api(
         "POST",
         "api-subscription-list",
-        "yy",
+        **PUBLISHED,
         anon="nn",
         partner_a="nn",
         data=lambda w, s: {"hub": s.hub.slug, "sector": "energy"},

@@ -7,13 +7,14 @@ Hub A's pilots are led by ``member_a`` (``objects_pilots``), so the "owner" is t
 
 from pilots.models import CaseStudy, Pilot, PilotStatus
 
-from .matrix import EVERYONE, OWNER_AND_STAFF, STAFF_OF_HUB, api, listing, page
+from .matrix import OWNER_AND_STAFF, PUBLISHED, PUBLISHED_LIST, STAFF_OF_HUB, api, listing, page
 
 # Members of the pilot's hub (any role), its lead, its staff, superusers.
 HUB_READERS = {**OWNER_AND_STAFF, "reviewer_a": "yn"}
 HUB_READERS_API = {**HUB_READERS, "personal": "yn", "partner_a": "yn"}
-# Staff of the *other* hub (adapting a pilot at one's own hub).
-OTHER_HUB_STAFF = {"default": "nn", "staff_a": "ny", "staff_b": "yn", "superuser": "yy"}
+# Staff of the *other* hub (adapting a pilot at one's own hub): hub B's case study is not public,
+# so only hub B's staff adapt hub A's.
+OTHER_HUB_STAFF = {"default": "nn", "staff_b": "yn", "superuser": "yy"}
 # The lead (member_a), staff of the pilot's hub, superusers; the lead's personal key.
 EDITORS_API = {**OWNER_AND_STAFF, "personal": "yn"}
 # Who may start a pilot at a hub: its staff and the PIs of its compute projects.
@@ -105,9 +106,9 @@ ROWS = [
     transition("pilots:pilot_transition", "start", PilotStatus.ACTIVE, "pilot"),
     transition("pilots:pilot_transition", "complete", PilotStatus.COMPLETED, "active_pilot"),
     # --- Showcase, case studies, statistics (public) ------------------------------------------------
-    page("GET", "pilots:showcase", **EVERYONE, marker=lambda w, s: s.case_study.headline),
+    page("GET", "pilots:showcase", **PUBLISHED_LIST, marker=lambda w, s: s.case_study.headline),
     page("GET", "pilots:showcase", "hh", variant="withdrawn", marker=lambda w, s: s.withdrawn_case_study.headline),
-    page("GET", "pilots:case_study", **EVERYONE, args=slug("case_study")),
+    page("GET", "pilots:case_study", **PUBLISHED, args=slug("case_study")),
     page("GET", "pilots:case_study", "nn", variant="withdrawn", args=slug("withdrawn_case_study")),
     page("GET", "pilots:statistics", "y"),
     page("GET", "pilots:statistics_csv", "y"),
@@ -188,9 +189,9 @@ ROWS = [
         data={"headline": "It works", "story": "What changed."},
         effect=lambda w, s: CaseStudy.objects.filter(pilot=s.active_pilot).exists(),
     ),
-    api("GET", "api-case-study-list", **EVERYONE, marker=lambda w, s: s.case_study.slug),
+    api("GET", "api-case-study-list", **PUBLISHED_LIST, marker=lambda w, s: s.case_study.slug),
     api("GET", "api-case-study-list", "hh", variant="withdrawn", marker=lambda w, s: s.withdrawn_case_study.slug),
-    api("GET", "api-case-study-detail", **EVERYONE, args=slug("case_study")),
+    api("GET", "api-case-study-detail", **PUBLISHED, args=slug("case_study")),
     api("GET", "api-case-study-detail", "nn", variant="withdrawn", args=slug("withdrawn_case_study")),
     api(
         "POST",

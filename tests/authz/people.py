@@ -8,7 +8,11 @@ from tests.factories import HubFactory, MembershipFactory, make_api_key
 def people(world) -> None:
     a, b = world.a, world.b
     a.hub = HubFactory(name="Lyon AI Gigafactory", slug="authz-lyon", city="Lyon", country="FR")
-    b.hub = HubFactory(name="Helsinki AI Gigafactory", slug="authz-helsinki", city="Helsinki", country="FI")
+    # Hub B is private: what a public hub shows everyone (calls, showcase, clinics, events, news)
+    # it shows only to its members, so its side of each public row checks that too.
+    b.hub = HubFactory(
+        name="Helsinki AI Gigafactory", slug="authz-helsinki", city="Helsinki", country="FI", public=False
+    )
     for side in (a, b):
         side.staff = _staff(side.hub, f"Staff {side.key.upper()}")
         side.member = verified_user(name=f"Member {side.key.upper()}")
