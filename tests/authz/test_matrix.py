@@ -16,7 +16,8 @@ How to add a row (a new URL or API operation fails ``test_every_endpoint_has_a_r
 3. Say, per role, what happens with the hub-A object and with the hub-B object, as two letters:
    ``y`` allowed, ``n`` denied, ``h`` listed without that object (``marker=`` names the text
    that shows it), ``-`` not applicable. Start from a shorthand in ``matrix.py``
-   (``STAFF_OF_HUB``, ``OWNER_AND_STAFF``, ...) and override roles by keyword.
+   (``STAFF_OF_HUB``, ``OWNER_AND_STAFF``, ``PUBLISHED``, ``listing(...)``, ...) and override
+   roles by keyword. Hub B is private: what anyone may see of hub A, only B's members see of B.
 4. For POST/PUT/PATCH/DELETE give a realistic ``data=``; "allowed" then also accepts a 400 or
    409 (authorized, bad input or wrong state); "denied" never accepts a 2xx.
 5. Uploads: give ``data`` as a callable returning fresh ``SimpleUploadedFile`` objects; a row

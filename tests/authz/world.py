@@ -1,7 +1,8 @@
 """The people and objects the authorization matrix is checked against.
 
-Two hubs, A ("Lyon") and B ("Helsinki"), each with the same shape of data, so that every row of
-the matrix can ask "may this role reach the hub-A object? the hub-B object?". The world is built
+Two hubs, A ("Lyon", public) and B ("Helsinki", private: what it publishes is for its members),
+each with the same shape of data, so that every row of the matrix can ask "may this role reach
+the hub-A object? the hub-B object?". The world is built
 once per test module inside a transaction that is rolled back at the end; each case runs in a
 savepoint of its own (see ``test_access``), so a successful POST cannot change what the next
 case sees.
