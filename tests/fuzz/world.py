@@ -54,7 +54,7 @@ def _in(days=0, hours=0) -> dt.datetime:
 
 @dataclass
 class World:
-    bearer: dict[str, str] = field(default_factory=dict)
+    bearer: dict[str, str] = field(default_factory=dict, repr=False)
     hub_a: Hub | None = None
     hub_b: Hub | None = None
 
