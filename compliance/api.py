@@ -1046,10 +1046,9 @@ class EvidenceFileSerializer(serializers.Serializer):
 
 
 class ItemEvidenceView(_Reads, generics.ListAPIView):
-    """Evidence attached to a checklist item, newest first."""
+    """Evidence attached to a checklist item, newest first; a link is attached here (JSON)."""
 
     serializer_class = EvidenceSerializer
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
     queryset = Evidence.objects.none()
 
     def get_queryset(self):
@@ -1064,10 +1063,10 @@ class ItemEvidenceView(_Reads, generics.ListAPIView):
 
     @extend_schema(
         tags=[TAG_CHECKLIST],
-        summary="Attach evidence: a link (JSON) or a file (multipart)",
-        description="A file's type is checked against its name and first bytes; 10 MB at most. An item still "
-        "to do moves to in progress.",
-        request={"application/json": EvidenceLinkSerializer, "multipart/form-data": EvidenceFileSerializer},
+        summary="Attach a link as evidence",
+        description="`https://…` or a path of this portal. An item still to do moves to in progress. "
+        "Files go to `POST /api/v1/checklist-items/{id}/evidence/files/`.",
+        request=EvidenceLinkSerializer,
         responses={201: EvidenceSerializer, 400: ERROR_400, 403: ERROR_403, 404: ERROR_404},
         examples=[
             OpenApiExample(
@@ -1079,17 +1078,50 @@ class ItemEvidenceView(_Reads, generics.ListAPIView):
     )
     def post(self, request, pk):
         item = access.item_for(request.user, pk, api_key=api_key_of(request))
-        is_file = request.content_type.startswith("multipart/")
-        write = (EvidenceFileSerializer if is_file else EvidenceLinkSerializer)(data=request.data)
+        write = EvidenceLinkSerializer(data=request.data)
         write.is_valid(raise_exception=True)
         data = write.validated_data
-        common = {"item": item, "acting_user": request.user, "evidence_type": data.get("evidence_type")}
-        if is_file:
-            evidence = services.evidence_file_add(uploaded=data["file"], label=data["label"], **common)
-        else:
-            evidence = services.evidence_link_add(label=data["label"], url=data["url"], **common)
-        evidence = access.evidence_for(request.user, evidence.pk, api_key=api_key_of(request))
-        return Response(EvidenceSerializer(evidence, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        evidence = services.evidence_link_add(
+            item=item,
+            acting_user=request.user,
+            evidence_type=data.get("evidence_type"),
+            label=data["label"],
+            url=data["url"],
+        )
+        return _evidence_created(request, evidence)
+
+
+class ItemEvidenceFileView(_Reads, APIView):
+    """A file attached to a checklist item as evidence (multipart upload)."""
+
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(
+        tags=[TAG_CHECKLIST],
+        summary="Attach a file as evidence (multipart)",
+        description="A file's type is checked against its name and first bytes; 10 MB at most. An item still "
+        "to do moves to in progress.",
+        request={"multipart/form-data": EvidenceFileSerializer},
+        responses={201: EvidenceSerializer, 400: ERROR_400, 403: ERROR_403, 404: ERROR_404},
+    )
+    def post(self, request, pk):
+        item = access.item_for(request.user, pk, api_key=api_key_of(request))
+        write = EvidenceFileSerializer(data=request.data)
+        write.is_valid(raise_exception=True)
+        data = write.validated_data
+        evidence = services.evidence_file_add(
+            item=item,
+            acting_user=request.user,
+            evidence_type=data.get("evidence_type"),
+            uploaded=data["file"],
+            label=data["label"],
+        )
+        return _evidence_created(request, evidence)
+
+
+def _evidence_created(request, evidence) -> Response:
+    evidence = access.evidence_for(request.user, evidence.pk, api_key=api_key_of(request))
+    return Response(EvidenceSerializer(evidence, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class EvidenceDetailView(_Reads, APIView):

@@ -15,6 +15,11 @@ urlpatterns = [
     path("checklist-items/", api.ChecklistItemListView.as_view(), name="api-checklist-item-list"),
     path("checklist-items/<int:pk>/", api.ChecklistItemDetailView.as_view(), name="api-checklist-item-detail"),
     path("checklist-items/<int:pk>/evidence/", api.ItemEvidenceView.as_view(), name="api-checklist-item-evidence"),
+    path(
+        "checklist-items/<int:pk>/evidence/files/",
+        api.ItemEvidenceFileView.as_view(),
+        name="api-checklist-item-evidence-file",
+    ),
     path("evidence/<int:pk>/", api.EvidenceDetailView.as_view(), name="api-evidence-detail"),
     path("board-members/", api.BoardMemberListView.as_view(), name="api-board-member-list"),
     path("board-members/<int:pk>/", api.BoardMemberDetailView.as_view(), name="api-board-member-detail"),

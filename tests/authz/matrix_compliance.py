@@ -6,6 +6,8 @@ systems. Editors: the owner, the teams and hub staff, never the board as such no
 key. Board members decide reviews (not of their own systems); staff name the board.
 """
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from compliance.forms import SYSTEM_FORM_FIELDS
 from compliance.models import AISystem, Assessment, AssessmentStatus, BoardMember, BoardReview, Evidence, ReviewStatus
 
@@ -247,6 +249,14 @@ ROWS = [
     ),
     api("GET", "api-checklist-item-evidence", **READERS_API, args=pk("item")),
     api("POST", "api-checklist-item-evidence", **EDITORS_API, args=pk("item"), data=LINK, effect=evidence_added),
+    api(
+        "POST",
+        "api-checklist-item-evidence-file",
+        **EDITORS_API,
+        args=pk("item"),
+        data=lambda w, s: {"label": "Matrix evidence", "file": SimpleUploadedFile("matrix.txt", b"evidence\n")},
+        effect=evidence_added,
+    ),
     api("GET", "api-evidence-detail", **READERS_API, args=pk("evidence")),
     api("DELETE", "api-evidence-detail", **EDITORS_API, args=pk("evidence"), effect=evidence_gone),
     # --- API: the board ------------------------------------------------------------------------------

@@ -556,7 +556,7 @@ def test_evidence_links_and_files_are_added_and_removed(owner_api, item, member)
     item.refresh_from_db()
     assert item.status == ItemStatus.IN_PROGRESS
     upload = owner_api.post(
-        url,
+        url + "files/",
         {"file": SimpleUploadedFile("report.pdf", PDF), "evidence_type": "TEST"},
         format="multipart",
     )
@@ -584,14 +584,16 @@ def test_bad_evidence_names_the_field_and_stores_nothing(owner_api, item):
     assert "url" in bad_url.json()
     nothing = owner_api.post(url, {"label": "Report"}, format="json")
     assert nothing.json() == {"url": ["This field is required."]}
-    no_file = owner_api.post(url, {"label": "Report", "url": "https://example.org/"}, format="multipart")
+    no_file = owner_api.post(url + "files/", {"label": "Report"}, format="multipart")
     assert no_file.json() == {"file": ["No file was submitted."]}
+    as_json = owner_api.post(url + "files/", {"label": "Report"}, format="json")
+    assert as_json.status_code == 415  # a file comes as multipart
     bad_type = owner_api.post(url, {"label": "R", "url": "/x", "evidence_type": "VIDEO"}, format="json")
     assert "evidence_type" in bad_type.json()
-    fake_pdf = owner_api.post(url, {"file": SimpleUploadedFile("r.pdf", b"MZ\x90\x00")}, format="multipart")
+    fake_pdf = owner_api.post(url + "files/", {"file": SimpleUploadedFile("r.pdf", b"MZ\x90\x00")}, format="multipart")
     assert fake_pdf.status_code == 400
     assert fake_pdf.json() == {"file": ["'r.pdf' does not look like a PDF file."]}
-    script = owner_api.post(url, {"file": SimpleUploadedFile("run.exe", b"MZ")}, format="multipart")
+    script = owner_api.post(url + "files/", {"file": SimpleUploadedFile("run.exe", b"MZ")}, format="multipart")
     assert "not an accepted type" in script.json()["file"][0]
     assert Evidence.objects.count() == 0
     item.refresh_from_db()
@@ -795,6 +797,7 @@ def test_every_compliance_operation_is_in_the_schema(client):
         "/api/v1/checklist-items/": {"get"},
         "/api/v1/checklist-items/{id}/": {"get", "patch"},
         "/api/v1/checklist-items/{id}/evidence/": {"get", "post"},
+        "/api/v1/checklist-items/{id}/evidence/files/": {"post"},
         "/api/v1/evidence/{id}/": {"get", "delete"},
         "/api/v1/board-members/": {"get", "post"},
         "/api/v1/board-members/{id}/": {"get", "delete"},

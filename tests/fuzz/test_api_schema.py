@@ -25,6 +25,7 @@ from django.db import close_old_connections, transaction
 from django.test import Client, TestCase, override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from gigafactory.wsgi import application
 
@@ -91,14 +92,27 @@ def map_case(context, case):
     return case
 
 
+def unmutated_negative(case) -> bool:
+    """A case Schemathesis labels negative but did not change: it found no mutation of a body
+    that is only a binary file and optional fields (multipart turns every type mutation back into
+    text), so it sends the valid body and then expects it refused. Nothing about such a request is
+    invalid, so the check that invalid input is refused does not apply to it; every other check does."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_negative:
+        return False
+    data = meta.phase.data
+    return not getattr(data, "mutations", None) and getattr(data, "parameter", None) is None
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
 def test_api(case, world):
+    excluded = [negative_data_rejection] if unmutated_negative(case) else []
     # Each generated request is sent by every caller in turn, each time to the same world.
     for caller in CALLERS:
         sid = transaction.savepoint()
         try:
-            case.call_and_validate(headers=world.headers(caller))
+            case.call_and_validate(headers=world.headers(caller), excluded_checks=excluded)
         except FailureGroup as failure:
             # Schemathesis drops exception notes and filters the key out of its report: say it here.
             raise AssertionError(f"sent with the {caller!r} key: {world.describe(caller)}") from failure
