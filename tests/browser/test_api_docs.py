@@ -9,7 +9,16 @@ def test_swagger_ui_renders_the_operations_with_no_inline_code(new_page):
     page = new_page()
     response = page.goto("/api/docs/")
     assert "'unsafe-inline'" not in response.headers["content-security-policy"]
-    page.locator(".opblock-summary-path", has_text="/api/v1/usage-records/").first.wait_for()
+    page.locator(".opblock").first.wait_for()
+    # Swagger UI renders only the tags in view (a virtual list): scroll down to the usage tag
+    # the way a reader would.
+    usage = page.locator(".opblock-summary-path", has_text="/api/v1/usage-records/")
+    for _ in range(100):
+        if usage.count():
+            break
+        page.mouse.wheel(0, 1500)
+        page.wait_for_timeout(100)
+    usage.first.wait_for()
     # The stylesheet applied: Swagger UI's operation blocks are laid out, not bare text.
     assert page.locator(".opblock").first.evaluate("e => getComputedStyle(e).borderRadius") != "0px"
 
