@@ -544,7 +544,10 @@ class UsageRecord(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     millicredits = models.BigIntegerField(help_text="Cost at the resource's rate")
-    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="usage_record")
+    # The ledger transaction that charged it: one per allocation per reported batch (its entries
+    # are the batch's total), so a batch of 10,000 jobs on 500 allocations writes 500
+    # transactions, not 10,000. Each job's own cost is ``millicredits``.
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="usage_records")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,9 +1,11 @@
 """GPU usage: bulk ingest from providers, threshold notices, expiry and staff adjustments.
 
-Money moves only through the ledger. A usage record is one ``Transaction`` (kind ``usage``)
-that debits the allocation account up to its balance, debits the allocation's overage account
-for the rest, and credits the provider account; so an allocation never goes below zero and
-every transaction sums to zero.
+Money moves only through the ledger. The new records of a batch are charged with one
+``Transaction`` (kind ``usage``) per allocation: it debits the allocation account up to its
+balance, debits the allocation's overage account for the rest, and credits the provider account
+with the records' total; so an allocation never goes below zero and every transaction sums to
+zero. Each record keeps its own cost (``millicredits``) and points at the transaction that
+charged it; a job is charged once because ``(provider, external_id)`` is unique.
 
 Concurrency: ``usage_ingest`` locks the provider account and the allocation and overage
 accounts it touches with one SELECT ... FOR UPDATE in primary-key order (the order
@@ -256,16 +258,17 @@ def _check_references(provider, rows: list[_Row]):
     return resources, errors
 
 
-def _accounts(provider, allocation_ids) -> tuple[Account, dict[int, Account], dict[int, Account]]:
-    """The provider account and each allocation's allocation and overage accounts, created when missing."""
+def _accounts(provider, allocation_ids) -> tuple[int, dict[int, int], dict[int, int]]:
+    """Primary keys of the provider account and of each allocation's allocation and overage
+    accounts, created when missing (ids only: no model instances for thousands of rows)."""
     wanted = [(aid, kind) for aid in allocation_ids for kind in (AccountKind.ALLOCATION, AccountKind.OVERAGE)]
 
     def fetch():
         return {
-            (a.allocation_id, a.kind): a
-            for a in Account.objects.filter(
+            (allocation_id, kind): pk
+            for pk, allocation_id, kind in Account.objects.filter(
                 allocation_id__in=allocation_ids, kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE]
-            )
+            ).values_list("pk", "allocation_id", "kind")
         }
 
     found = fetch()
@@ -274,9 +277,8 @@ def _accounts(provider, allocation_ids) -> tuple[Account, dict[int, Account], di
         # A concurrent ingest may create the same accounts: the unique constraint keeps one.
         Account.objects.bulk_create(missing, ignore_conflicts=True)
         found = fetch()
-    provider_acct = ledger.provider_account(provider)
     return (
-        provider_acct,
+        ledger.provider_account(provider).pk,
         {aid: found[(aid, AccountKind.ALLOCATION)] for aid in allocation_ids},
         {aid: found[(aid, AccountKind.OVERAGE)] for aid in allocation_ids},
     )
@@ -327,11 +329,11 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
 
     allocation_ids = sorted({r.allocation_id for r in rows})
     with transaction.atomic():
-        provider_acct, alloc_accts, over_accts = _accounts(provider, allocation_ids)
-        lock_ids = sorted(
-            {provider_acct.pk} | {a.pk for a in alloc_accts.values()} | {a.pk for a in over_accts.values()}
+        provider_pk, alloc_accts, over_accts = _accounts(provider, allocation_ids)
+        lock_ids = sorted({provider_pk} | set(alloc_accts.values()) | set(over_accts.values()))
+        locked = dict(
+            Account.objects.select_for_update().filter(pk__in=lock_ids).order_by("pk").values_list("pk", "balance")
         )
-        locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=lock_ids).order_by("pk")}
         # Re-read after the lock: an allocation that expired meanwhile takes no more usage
         # (allocation_expire holds the same lock while it returns the balance).
         closed = dict(
@@ -358,40 +360,41 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
             return result
 
         # Everything is computed here, in Python, against the locked balances; then written
-        # with one INSERT per table.
-        balance = {pk: a.balance for pk, a in locked.items()}
-        provider_pk = provider_acct.pk
+        # with one INSERT per table: one transaction per allocation, its records pointing at it.
+        balance = dict(locked)
         batch = _Batch()
+        per_allocation: dict[int, list[tuple[_Row, int]]] = {}
         for row in new_rows:
-            resource = resources[row.resource_id]
-            cost = usage_cost(row.gpu_seconds, resource.rate_millicredits)
-            alloc_pk = alloc_accts[row.allocation_id].pk
-            from_allocation = min(cost, balance[alloc_pk])
-            rest = cost - from_allocation
+            cost = usage_cost(row.gpu_seconds, resources[row.resource_id].rate_millicredits)
+            per_allocation.setdefault(row.allocation_id, []).append((row, cost))
+        for allocation_id, charged in per_allocation.items():
             n = len(batch.keys)
+            alloc_pk = alloc_accts[allocation_id]
+            total = sum(cost for _, cost in charged)
+            from_allocation = min(total, balance[alloc_pk])
+            rest = total - from_allocation
             if from_allocation:
                 balance[alloc_pk] -= from_allocation
                 batch.entry(n, alloc_pk, -from_allocation, balance[alloc_pk])
             if rest:
-                over_pk = over_accts[row.allocation_id].pk
+                over_pk = over_accts[allocation_id]
                 balance[over_pk] -= rest
                 batch.entry(n, over_pk, -rest, balance[over_pk])
-            balance[provider_pk] += cost
-            batch.entry(n, provider_pk, cost, balance[provider_pk])
-            batch.keys.append(f"usage:{provider.pk}:{row.external_id}")
-            batch.memos.append(f"Job {row.external_id} on {resource.name}"[:300])
-            batch.usage.append((row, cost))
-            result.millicredits += cost
+            balance[provider_pk] += total
+            batch.entry(n, provider_pk, total, balance[provider_pk])
+            first = charged[0][0]
+            # The first new job id names the transaction: it was never charged, so the key is new.
+            batch.keys.append(f"usage:{provider.pk}:{allocation_id}:{first.external_id}")
+            batch.memos.append(_usage_memo(charged, resources)[:300])
+            batch.usage.extend((row, cost, n) for row, cost in charged)
+            result.millicredits += total
             result.overage_millicredits += rest
 
         if connection.vendor == "postgresql":
             _write_postgresql(provider, batch)
         else:
             _write_orm(provider, batch)
-        changed = [locked[pk] for pk in balance if balance[pk] != locked[pk].balance]
-        for account in changed:
-            account.balance = balance[account.pk]
-        _save_balances(changed)
+        _save_balances({pk: value for pk, value in balance.items() if value != locked[pk]})
 
         result.created = len(new_rows)
         audit_record(
@@ -400,8 +403,24 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
             actor_label=acting_label,
             after=result.as_dict() | {"records": len(rows)},
         )
-        usage_thresholds_check(allocation_ids={r.allocation_id for r in new_rows})
+        usage_thresholds_check(
+            allocation_ids=per_allocation.keys(),
+            balances={
+                (aid, kind): balance[pk]
+                for aid in per_allocation
+                for kind, pk in ((AccountKind.ALLOCATION, alloc_accts[aid]), (AccountKind.OVERAGE, over_accts[aid]))
+            },
+        )
     return result
+
+
+def _usage_memo(charged: list[tuple["_Row", int]], resources: dict[int, ComputeResource]) -> str:
+    """``Job 4711 on A100 partition`` for one job; ``12 jobs (4711 to 4722) on ...`` for more."""
+    names = ", ".join(sorted({resources[row.resource_id].name for row, _ in charged}))
+    first, last = charged[0][0].external_id, charged[-1][0].external_id
+    if len(charged) == 1:
+        return f"Job {first} on {names}"
+    return f"{len(charged):,} jobs ({first} to {last}) on {names}"
 
 
 @dataclass
@@ -415,7 +434,7 @@ class _Batch:
     entry_account: list[int] = field(default_factory=list)
     entry_amount: list[int] = field(default_factory=list)
     entry_after: list[int] = field(default_factory=list)
-    usage: list[tuple[_Row, int]] = field(default_factory=list)
+    usage: list[tuple[_Row, int, int]] = field(default_factory=list)  # (row, cost, transaction index)
 
     def entry(self, txn: int, account: int, amount: int, after: int) -> None:
         self.entry_txn.append(txn)
@@ -424,18 +443,20 @@ class _Batch:
         self.entry_after.append(after)
 
 
-def _save_balances(accounts: list[Account]) -> None:
+def _save_balances(balances: dict[int, int]) -> None:
     """Write the accounts' new balances (the rows are locked). On PostgreSQL one UPDATE joined to
     two arrays: ``bulk_update`` builds a CASE of 2,000 branches, which cost more Python time to
     build than the database took to run it."""
     if connection.vendor != "postgresql":
-        Account.objects.bulk_update(accounts, ["balance"], batch_size=500)
+        Account.objects.bulk_update(
+            [Account(pk=pk, balance=value) for pk, value in balances.items()], ["balance"], batch_size=500
+        )
         return
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE compute_account a SET balance = v.balance"
             " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, balance) WHERE a.id = v.id",
-            [[a.pk for a in accounts], [a.balance for a in accounts]],
+            [list(balances), list(balances.values())],
         )
 
 
@@ -466,9 +487,9 @@ def _write_orm(provider, batch: _Batch) -> None:
                 started_at=row.started_at,
                 ended_at=row.ended_at,
                 millicredits=cost,
-                transaction_id=txn.pk,
+                transaction_id=txns[t].pk,
             )
-            for (row, cost), txn in zip(batch.usage, txns, strict=True)
+            for row, cost, t in batch.usage
         ]
     )
 
@@ -521,8 +542,8 @@ def _write_postgresql(provider, batch: _Batch) -> None:
                 "".join(
                     f"{provider.pk}\t{row.resource_id}\t{row.allocation_id}\t{_copy_text(row.external_id)}\t"
                     f"{_copy_text(row.user_label)}\t{row.gpu_seconds}\t{row.started_at.isoformat()}\t"
-                    f"{row.ended_at.isoformat()}\t{cost}\t{txn_id}\t{now}\n"
-                    for (row, cost), txn_id in zip(batch.usage, txn_ids, strict=True)
+                    f"{row.ended_at.isoformat()}\t{cost}\t{txn_ids[t]}\t{now}\n"
+                    for row, cost, t in batch.usage
                 )
             )
 
@@ -599,34 +620,54 @@ def _claim(allocation, flag: str, moment) -> bool:
     return bool(Allocation.objects.filter(pk=allocation.pk, **{f"{flag}__isnull": True}).update(**{flag: moment}))
 
 
-def usage_thresholds_check(*, allocation_ids) -> None:
+def _threshold_due(flags: dict, granted: int, remaining: int, overage: int) -> bool:
+    """Whether a notice may be due: a threshold reached whose notice has not gone out yet."""
+    return (
+        (remaining <= 0 and flags["notified_100_at"] is None)
+        or (remaining * 5 <= granted and flags["notified_80_at"] is None)
+        or (overage > 0 and flags["provider_notified_at"] is None)
+    )
+
+
+def usage_thresholds_check(*, allocation_ids, balances: dict | None = None) -> None:
     """Notify the team when an allocation first reaches 80 % and 100 % use, and its providers
     once it goes past 100 %. Call inside the transaction that wrote the usage.
 
     Read from the account balances (no scan of the usage history): 80 % is reached when the
     balance is down to a fifth of the grant, 100 % when it is empty, and past 100 % when the
     overage account has been charged. Staff adjustments to the balance count, so a top-up
-    moves the team away from the thresholds and a correction towards them.
+    moves the team away from the thresholds and a correction towards them. ``balances``
+    (``{(allocation_id, kind): balance}``) are the locked balances the caller just wrote, so
+    they need not be read again; only allocations with a notice due are loaded.
     """
     from hubs.services import notify
 
-    pending = list(
-        Allocation.objects.filter(pk__in=allocation_ids)
+    flags = {
+        row["pk"]: row
+        for row in Allocation.objects.filter(pk__in=list(allocation_ids))
         .filter(Q(notified_80_at__isnull=True) | Q(notified_100_at__isnull=True) | Q(provider_notified_at__isnull=True))
-        .select_related("project")
-    )
-    if not pending:
-        return
-    balances = {
-        (allocation_id, kind): balance
-        for allocation_id, kind, balance in Account.objects.filter(
-            allocation__in=pending, kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE]
-        ).values_list("allocation_id", "kind", "balance")
+        .values("pk", "granted_millicredits", "notified_80_at", "notified_100_at", "provider_notified_at")
     }
+    if not flags:
+        return
+    if balances is None:
+        balances = {
+            (allocation_id, kind): balance
+            for allocation_id, kind, balance in Account.objects.filter(
+                allocation_id__in=list(flags), kind__in=[AccountKind.ALLOCATION, AccountKind.OVERAGE]
+            ).values_list("allocation_id", "kind", "balance")
+        }
+
+    def figures(pk):
+        remaining = balances.get((pk, AccountKind.ALLOCATION), 0)
+        return remaining, -balances.get((pk, AccountKind.OVERAGE), 0)
+
+    due = [pk for pk, row in flags.items() if _threshold_due(row, row["granted_millicredits"], *figures(pk))]
+    if not due:
+        return
     now = timezone.now()
-    for allocation in pending:
-        remaining = balances.get((allocation.pk, AccountKind.ALLOCATION), 0)
-        overage = -balances.get((allocation.pk, AccountKind.OVERAGE), 0)
+    for allocation in Allocation.objects.filter(pk__in=due).select_related("project").order_by("pk"):
+        remaining, overage = figures(allocation.pk)
         granted = allocation.granted_millicredits
         used = granted - remaining + overage
         summary = f"{credits(used)} of {credits(granted)} credits used"

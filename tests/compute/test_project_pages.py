@@ -292,14 +292,16 @@ def test_usage_table_is_paginated_newest_first(client, member, setup):
 
 
 def test_statement_lists_entries_oldest_first_with_running_balance_kind_and_memo(client, member, setup):
-    ingest(setup, 2)
+    ingest(setup, 1)  # job-0 on the H100: 2 credits
+    ingest(setup, 1, prefix="later", resource=setup["h200"])  # 2.6 credits
+    ingest(setup, 2, prefix="batch")  # one report, two jobs: one line of 4.6 credits
     client.force_login(member)
     page = client.get(setup["project"].get_absolute_url()).content.decode()
     statement = page[
         page.index('data-testid="statement"') : page.index("</table>", page.index('data-testid="statement"'))
     ]
     rows = re.findall(r"<tr><td>.*?</tr>", statement, flags=re.S)
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert "Allocation granted" in rows[0]
     assert "+1,000" in rows[0]
     assert "GPU usage" in rows[1]
@@ -307,6 +309,9 @@ def test_statement_lists_entries_oldest_first_with_running_balance_kind_and_memo
     assert 'data-label="Balance">998<' in rows[1]
     assert 'data-label="Amount">-2.6<' in rows[2]
     assert 'data-label="Balance">995.4<' in rows[2]
+    assert "2 jobs (batch-0 to batch-1)" in rows[3]
+    assert 'data-label="Amount">-4.6<' in rows[3]
+    assert 'data-label="Balance">990.8<' in rows[3]
 
 
 def test_statement_switches_between_allocations(client, member, setup):

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 
 from compute import ledger
 from compute.models import Account, AccountKind, AllocationStatus, Entry, Transaction, TransactionKind, UsageRecord
@@ -81,8 +82,12 @@ def test_ingest_creates_records_debits_the_allocation_and_credits_the_provider()
     )
     assert job.started_at == dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
     assert job.transaction.kind == TransactionKind.USAGE
-    assert job.transaction.idempotency_key == f"usage:{provider.pk}:job-1"
-    assert sorted(job.transaction.entries.values_list("amount", flat=True)) == [-900, 900]
+    # One ledger transaction charges the batch's three jobs on the allocation: its entries are
+    # their total, and every job points at it.
+    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{allocation.pk}:job-1"
+    assert sorted(job.transaction.entries.values_list("amount", flat=True)) == [-3300, 3300]
+    assert set(UsageRecord.objects.values_list("transaction", flat=True)) == {job.transaction_id}
+    assert job.transaction.memo == f"3 jobs (job-1 to job-3) on {resource.name}"
     assert_ledger_consistent()
 
 
@@ -93,7 +98,7 @@ def test_job_ids_and_user_labels_keep_tabs_backslashes_and_line_breaks():
     ingest(provider, [record(resource, allocation, job_id) | {"user": user}])
     job = UsageRecord.objects.get(provider=provider)
     assert (job.external_id, job.user_label) == (job_id, user)
-    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{job_id}"
+    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{allocation.pk}:{job_id}"
     assert job.transaction.memo == f"Job {job_id} on {resource.name}"
     assert ingest(provider, [record(resource, allocation, job_id) | {"user": user}]).duplicates == 1
 
@@ -101,10 +106,37 @@ def test_job_ids_and_user_labels_keep_tabs_backslashes_and_line_breaks():
 def test_entries_record_the_running_balance_of_each_account():
     provider, resource, _call, allocation = usage_setup(granted=10_000)
     ingest(provider, [record(resource, allocation, f"job-{i}", gpu_seconds=3600) for i in range(3)])
+    ingest(provider, [record(resource, allocation, f"job-{i}", gpu_seconds=3600) for i in range(3, 5)])
 
     account = ledger.allocation_account(allocation)
     afters = list(account.entries.order_by("id").values_list("balance_after", flat=True))
-    assert afters == [10_000, 9000, 8000, 7000]  # the grant, then each job
+    assert afters == [10_000, 7000, 5000]  # the grant, then each batch's jobs on the allocation
+
+
+def test_a_batch_on_several_allocations_charges_each_with_its_own_transaction():
+    provider, resource, call, first = usage_setup(granted=10_000)
+    second = make_allocation(call=call, granted=1000)
+    result = ingest(
+        provider,
+        [
+            record(resource, first, "a-1", gpu_seconds=3600),  # 1,000
+            record(resource, second, "b-1", gpu_seconds=3600),  # 1,000: all of the second's grant
+            record(resource, first, "a-2", gpu_seconds=7200),  # 2,000
+            record(resource, second, "b-2", gpu_seconds=1800),  # 500: overage
+        ],
+    )
+
+    assert (result.created, result.millicredits, result.overage_millicredits) == (4, 4500, 500)
+    assert allocation_balance(first) == 7000
+    assert (allocation_balance(second), allocation_overage(second)) == (0, 500)
+    for allocation, jobs, total in ((first, {"a-1", "a-2"}, 3000), (second, {"b-1", "b-2"}, 1500)):
+        records = UsageRecord.objects.filter(allocation=allocation)
+        assert set(records.values_list("external_id", flat=True)) == jobs
+        (txn_id,) = set(records.values_list("transaction", flat=True))
+        entries = Entry.objects.filter(transaction_id=txn_id)
+        assert entries.filter(amount__gt=0).get().amount == total  # the provider's credit
+        assert records.aggregate(total=Sum("millicredits"))["total"] == total
+    assert_ledger_consistent()
 
 
 @pytest.mark.parametrize(
@@ -322,18 +354,15 @@ def test_usage_beyond_the_balance_is_charged_to_overage_and_the_allocation_stops
     assert_ledger_consistent()
 
 
-def test_within_one_batch_the_split_follows_the_records_order():
+def test_within_one_batch_the_allocation_pays_until_empty_and_overage_takes_the_rest():
     provider, resource, _call, allocation = usage_setup(granted=2500)
     ingest(provider, [record(resource, allocation, str(i), gpu_seconds=3600) for i in range(4)])
 
-    charged = {
-        r.external_id: sorted(r.transaction.entries.values_list("account__kind", "amount"))
-        for r in UsageRecord.objects.all()
-    }
-    assert charged["1"] == [(AccountKind.ALLOCATION, -1000), (AccountKind.PROVIDER, 1000)]
-    assert charged["2"] == [(AccountKind.ALLOCATION, -500), (AccountKind.OVERAGE, -500), (AccountKind.PROVIDER, 1000)]
-    assert charged["3"] == [(AccountKind.OVERAGE, -1000), (AccountKind.PROVIDER, 1000)]
-    assert allocation_overage(allocation) == 1500
+    (txn_id,) = set(UsageRecord.objects.values_list("transaction", flat=True))
+    entries = sorted(Entry.objects.filter(transaction_id=txn_id).values_list("account__kind", "amount"))
+    assert entries == [(AccountKind.ALLOCATION, -2500), (AccountKind.OVERAGE, -1500), (AccountKind.PROVIDER, 4000)]
+    assert (allocation_balance(allocation), allocation_overage(allocation)) == (0, 1500)
+    assert sorted(UsageRecord.objects.values_list("millicredits", flat=True)) == [1000] * 4
 
 
 # --- Threshold notices ----------------------------------------------------------------------
