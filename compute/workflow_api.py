@@ -1667,6 +1667,12 @@ class UsageRecordSerializer(serializers.ModelSerializer):
     end = serializers.DateTimeField(source="ended_at", read_only=True)
     millicredits = serializers.IntegerField(read_only=True, help_text="Charged at the resource's rate")
     credits = CreditsField(source="millicredits")
+    transaction = serializers.IntegerField(
+        source="transaction_id",
+        read_only=True,
+        help_text="The ledger transaction that charged it: one per allocation per reported batch "
+        "(the `transaction` of a line of the allocation's statement)",
+    )
 
     class Meta:
         model = UsageRecord
@@ -1683,6 +1689,7 @@ class UsageRecordSerializer(serializers.ModelSerializer):
             "end",
             "millicredits",
             "credits",
+            "transaction",
             "created_at",
         ]
         read_only_fields = fields
@@ -1736,6 +1743,9 @@ class UsageFilter(django_filters.FilterSet):
     resource = django_filters.NumberFilter(field_name="resource_id", help_text="Resource id")
     provider = django_filters.NumberFilter(field_name="provider_id", help_text="Provider id")
     external_id = django_filters.CharFilter(help_text="The provider's job id")
+    transaction = django_filters.NumberFilter(
+        field_name="transaction_id", help_text="Ledger transaction id (a statement line): the jobs it charged"
+    )
     started_after = django_filters.IsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", help_text="Jobs started at or after (ISO 8601)"
     )
@@ -1745,7 +1755,7 @@ class UsageFilter(django_filters.FilterSet):
 
     class Meta:
         model = UsageRecord
-        fields = ["allocation", "resource", "provider", "external_id", "started_after", "started_before"]
+        fields = ["allocation", "resource", "provider", "external_id", "transaction", "started_after", "started_before"]
 
 
 USAGE_RECORD_EXAMPLE = {
@@ -1761,6 +1771,7 @@ USAGE_RECORD_EXAMPLE = {
     "end": "2026-03-01T11:00:00Z",
     "millicredits": 8000,
     "credits": "8",
+    "transaction": 51234,
     "created_at": "2026-03-01T11:05:00Z",
 }
 

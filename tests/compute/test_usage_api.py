@@ -283,6 +283,19 @@ def test_list_filters(client, provider, resource, allocation, read_key):
     assert get(client, read_key, started_after="yesterday").status_code == 400
 
 
+def test_a_statement_line_leads_to_the_jobs_it_charged(client, member, provider, resource, allocation, read_key):
+    ingest(provider, resource, allocation, "a-1", "a-2")  # one report: one statement line
+    ingest(provider, resource, allocation, "b-1")
+    client.force_login(member)
+    statement = client.get(f"/api/v1/allocations/{allocation.pk}/statement/").json()["results"]
+    usage = [line for line in statement if line["kind"] == "usage"]
+    assert [line["amount_millicredits"] for line in usage] == [-2000, -1000]
+    client.logout()
+    assert sorted(external_ids(get(client, read_key, transaction=usage[0]["transaction"]))) == ["a-1", "a-2"]
+    [row] = get(client, read_key, transaction=usage[1]["transaction"]).json()["results"]
+    assert (row["external_id"], row["transaction"]) == ("b-1", usage[1]["transaction"])
+
+
 def query(url):
     assert url.startswith("http://testserver/api/v1/usage-records/?")
     return parse_qs(urlsplit(url).query)
