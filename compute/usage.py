@@ -384,7 +384,9 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
             batch.entry(n, provider_pk, total, balance[provider_pk])
             first = charged[0][0]
             # The first new job id names the transaction: it was never charged, so the key is new.
-            batch.keys.append(f"usage:{provider.pk}:{allocation_id}:{first.external_id}")
+            # The prefix keeps these keys apart from the per-job ones (``usage:<provider>:<job>``)
+            # written before a batch shared one transaction per allocation.
+            batch.keys.append(f"usage-batch:{provider.pk}:{allocation_id}:{first.external_id}")
             batch.memos.append(_usage_memo(charged, resources)[:300])
             batch.usage.extend((row, cost, n) for row, cost in charged)
             result.millicredits += total

@@ -84,7 +84,7 @@ def test_ingest_creates_records_debits_the_allocation_and_credits_the_provider()
     assert job.transaction.kind == TransactionKind.USAGE
     # One ledger transaction charges the batch's three jobs on the allocation: its entries are
     # their total, and every job points at it.
-    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{allocation.pk}:job-1"
+    assert job.transaction.idempotency_key == f"usage-batch:{provider.pk}:{allocation.pk}:job-1"
     assert sorted(job.transaction.entries.values_list("amount", flat=True)) == [-3300, 3300]
     assert set(UsageRecord.objects.values_list("transaction", flat=True)) == {job.transaction_id}
     assert job.transaction.memo == f"3 jobs (job-1 to job-3) on {resource.name}"
@@ -98,7 +98,7 @@ def test_job_ids_and_user_labels_keep_tabs_backslashes_and_line_breaks():
     ingest(provider, [record(resource, allocation, job_id) | {"user": user}])
     job = UsageRecord.objects.get(provider=provider)
     assert (job.external_id, job.user_label) == (job_id, user)
-    assert job.transaction.idempotency_key == f"usage:{provider.pk}:{allocation.pk}:{job_id}"
+    assert job.transaction.idempotency_key == f"usage-batch:{provider.pk}:{allocation.pk}:{job_id}"
     assert job.transaction.memo == f"Job {job_id} on {resource.name}"
     assert ingest(provider, [record(resource, allocation, job_id) | {"user": user}]).duplicates == 1
 
