@@ -401,13 +401,21 @@ USAGE_CSV_HEADER = [
 @login_required
 @require_GET
 def project_usage_csv(request, pk):
-    """Every usage record of the project, newest first, streamed (one query, in chunks)."""
+    """Every usage record of the project, newest first, streamed (one query, in chunks);
+    ``?transaction=<id>``: only the jobs one ledger statement line charged."""
     project = access.project_for(request.user, pk)
     records = (
         UsageRecord.objects.filter(allocation__project=project)
         .select_related("resource", "allocation")
         .order_by("-started_at", "-id")
     )
+    suffix = ""
+    wanted = request.GET.get("transaction", "")
+    if wanted:
+        if not wanted.isdigit():
+            raise Http404("No such ledger transaction.")
+        records = records.filter(transaction_id=int(wanted))
+        suffix = f"-transaction-{int(wanted)}"
     writer = csv.writer(_Echo())
 
     def lines():
@@ -430,7 +438,7 @@ def project_usage_csv(request, pk):
 
     name = slugify(project.title)[:40] or f"project-{project.pk}"
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="usage-{name}-{timezone.localdate():%Y-%m-%d}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="usage-{name}{suffix}-{timezone.localdate():%Y-%m-%d}.csv"'
     return response
 
 

@@ -365,6 +365,27 @@ def test_usage_csv_contains_every_record_and_neutralises_formulas(client, member
     assert job1[9] == "2.6"
 
 
+def test_a_statement_line_links_to_the_csv_of_the_jobs_it_charged(client, member, setup):
+    ingest(setup, 2, prefix="first")
+    ingest(setup, 3, prefix="second")
+    client.force_login(member)
+    page = client.get(setup["project"].get_absolute_url()).content.decode()
+    links = re.findall(r'href="([^"]+)" download data-testid="statement-jobs"', page)
+    assert len(links) == 2  # one per usage line; the grant line has none
+
+    def jobs(url):
+        response = client.get(url.replace("&amp;", "&"))
+        assert response.status_code == 200
+        assert "-transaction-" in response["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        return sorted(row[0] for row in rows[1:])
+
+    assert jobs(links[0]) == ["first-0", "first-1"]
+    assert jobs(links[1]) == ["second-0", "second-1", "second-2"]
+    csv_url = reverse("compute:project_usage_csv", args=[setup["project"].pk])
+    assert client.get(csv_url, {"transaction": "abc"}).status_code == 404
+
+
 def test_csv_safe_neutralises_every_formula_prefix():
     from compute.applicant_views import csv_safe
 
