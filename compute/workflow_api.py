@@ -1587,6 +1587,7 @@ class UsagePagination(pagination.BasePagination):
 
     page_size = 50
     max_page_size = 100
+    max_offset = 10**15
     page_query_param = "page"
     page_size_query_param = "page_size"
 
@@ -1607,6 +1608,9 @@ class UsagePagination(pagination.BasePagination):
         self.size = min(self._positive(request, self.page_size_query_param, self.page_size), self.max_page_size)
         self.number = self._positive(request, self.page_query_param, 1)
         start = (self.number - 1) * self.size
+        if start > self.max_offset:  # past any table there will be (and past PostgreSQL's bigint OFFSET)
+            self.has_next = False
+            return []
         rows = list(queryset[start : start + self.size + 1])
         self.has_next = len(rows) > self.size
         return rows[: self.size]

@@ -296,6 +296,16 @@ def test_a_statement_line_leads_to_the_jobs_it_charged(client, member, provider,
     assert (row["external_id"], row["transaction"]) == ("b-1", usage[1]["transaction"])
 
 
+def test_a_page_far_past_the_last_is_empty(client, provider, resource, allocation, read_key):
+    ingest(provider, resource, allocation, "a-1")
+    response = get(client, read_key, page=184467440737095518)  # found by Schemathesis: OFFSET overflowed bigint
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["results"], body["next"]) == ([], None)
+    assert body["previous"] is not None
+    assert external_ids(get(client, read_key, page=2)) == []
+
+
 def query(url):
     assert url.startswith("http://testserver/api/v1/usage-records/?")
     return parse_qs(urlsplit(url).query)
