@@ -24,6 +24,14 @@ def test_seed_demo_twice_changes_nothing_and_covers_every_state(db, django_captu
     first = counts()
     assert "seeding compute" in out.getvalue()
     assert "usage records:" in out.getvalue()
+    # The logins are listed once each, with everything seeded for them under the address.
+    logins = out.getvalue().split("Demo logins")[1]
+    listed = [line.split()[0] for line in logins.splitlines() if line.startswith("  ") and "@" in line.split()[0]]
+    assert len(listed) == len(set(listed))
+    assert {"researcher@gigafactory.test", "reviewer@gigafactory.test", "lyon.staff@gigafactory.test"} <= set(listed)
+    researcher = logins[logins.index("  researcher@") :].splitlines()
+    assert "member of Lyon and Helsinki" in researcher[0]
+    assert "mammography" in researcher[1]  # the compliance demo's line for the same person
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())

@@ -45,6 +45,12 @@ class Command(BaseCommand):
         from hubs.demo import DEMO_PASSWORD
 
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        # One entry per person, with what each app seeded for them on lines of their own.
+        roles: dict[str, list[str]] = {}
         for module in modules:
             for email, what in getattr(module, "logins", list)():
-                self.stdout.write(f"  {email:<34} {what}")
+                roles.setdefault(email, []).append(what)
+        for email, whats in roles.items():
+            self.stdout.write(f"  {email:<34} {whats[0]}")
+            for what in whats[1:]:
+                self.stdout.write(f"  {'':<34} {what}")
