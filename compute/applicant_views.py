@@ -9,6 +9,7 @@ the number of queries of a page does not grow with its rows.
 """
 
 import csv
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -412,7 +413,7 @@ def project_usage_csv(request, pk):
     suffix = ""
     wanted = request.GET.get("transaction", "")
     if wanted:
-        if not wanted.isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", wanted):  # ASCII digits, within PostgreSQL's bigint
             raise Http404("No such ledger transaction.")
         records = records.filter(transaction_id=int(wanted))
         suffix = f"-transaction-{int(wanted)}"

@@ -383,7 +383,8 @@ def test_a_statement_line_links_to_the_csv_of_the_jobs_it_charged(client, member
     assert jobs(links[0]) == ["first-0", "first-1"]
     assert jobs(links[1]) == ["second-0", "second-1", "second-2"]
     csv_url = reverse("compute:project_usage_csv", args=[setup["project"].pk])
-    assert client.get(csv_url, {"transaction": "abc"}).status_code == 404
+    for bad in ("abc", "²", "9" * 30):
+        assert client.get(csv_url, {"transaction": bad}).status_code == 404
 
 
 def test_csv_safe_neutralises_every_formula_prefix():
