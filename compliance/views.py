@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.audit import audit_trail_for
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 from hubs.models import Hub, Sector, User
 
@@ -51,11 +52,6 @@ ASSURANCE_PANEL = "assurance/_system_panel.html"
 
 def _page(request, qs, size=PAGE_SIZE):
     return Paginator(qs, size).get_page(request.GET.get("page"))
-
-
-def _errors_to_form(form, exc: ValidationError):
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --- Systems ------------------------------------------------------------------------------------
@@ -115,7 +111,7 @@ def system_create(request):
         try:
             system = services.system_create(hub=form.cleaned_data["hub"], acting_user=request.user, **data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"'{system}' is registered. Next: classify it under the AI Act.")
             return redirect(system.get_absolute_url())
@@ -132,7 +128,7 @@ def system_edit(request, pk):
         try:
             services.system_update(system=system, acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect(system.get_absolute_url())
@@ -161,7 +157,7 @@ def system_links(request, pk):
         try:
             services.system_link(system=system, acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Links saved.")
             return redirect(system.get_absolute_url())
@@ -363,7 +359,7 @@ def item_detail(request, pk):
                 raise Http404("Unknown action.")
         except ValidationError as exc:
             target = {"status": item_form, "file": file_form, "link": link_form, "comment": comment_form}[action]
-            _errors_to_form(target, exc)
+            add_service_errors(target, exc)
         except InvalidTransition as exc:
             messages.error(request, exc.message)
     return render(
@@ -451,7 +447,7 @@ def review_decide(request, pk):
         try:
             services.board_review_decide(review=review, acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_service_errors(form, exc)
         except InvalidTransition as exc:
             messages.error(request, exc.message)
             return redirect(review.system.get_absolute_url() + "#board")

@@ -29,6 +29,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.audit import audit_trail_for
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 from hubs.models import Hub, Profile, User
 
@@ -178,11 +179,6 @@ def _profile_organisation(user):
     return Profile.objects.filter(user=user).values_list("organisation_id", flat=True).first()
 
 
-def _apply_errors(form, exc: ValidationError):
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
-
-
 @login_required
 def project_create(request):
     user = request.user
@@ -196,7 +192,7 @@ def project_create(request):
         try:
             project = services.project_create(acting_user=user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Project “{project}” created. Add your team, then apply to a call.")
             return redirect(project)
@@ -483,7 +479,7 @@ def application_create(request, *, call):
                 project = services.project_create(hub=hub, acting_user=user, **project_form.cleaned_data)
                 application = services.application_create(project=project, call=call, acting_user=user, **draft_fields)
         except ValidationError as exc:
-            _apply_errors(project_form, exc)
+            add_service_errors(project_form, exc)
         else:
             messages.success(request, f"Project “{project}” created. Now describe what you need.")
             return redirect("compute:application_edit", pk=application.pk)

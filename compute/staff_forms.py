@@ -2,13 +2,12 @@
 actions, the staff decision forms and the admin's intermediate pages.
 
 Forms parse and present; the services decide what is valid (their ``ValidationError`` keys
-are mapped back onto these fields by ``add_service_errors``).
+are mapped back onto these fields by ``gigafactory.forms.add_service_errors``).
 """
 
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from . import queue
 from .models import MILLI, ComputeProvider, Recommendation, Track, credits
@@ -20,17 +19,6 @@ SCORE_CHOICES = [
     ("4", "4 (very good)"),
     ("5", "5 (excellent)"),
 ]
-
-
-def add_service_errors(form, exc: ValidationError, rename: dict | None = None) -> None:
-    """Put each error of a service's ``ValidationError`` next to the matching field (or on top);
-    ``rename`` maps a service's key to the form's field name."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        field = (rename or {}).get(key, key)
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --- Reviewer -------------------------------------------------------------------------------

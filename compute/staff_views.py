@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 from hubs.models import User
 
@@ -39,7 +40,6 @@ from .staff_forms import (
     QueueFilterForm,
     ReasonForm,
     ReviewForm,
-    add_service_errors,
 )
 
 PAGE_SIZE = 25

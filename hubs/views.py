@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 
 from . import access, selectors, services
 from .countries import Country
@@ -160,8 +161,7 @@ def profile(request):
         try:
             services.profile_update(user=request.user, name=form.cleaned_data["name"], **data)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Profile saved.")
             return redirect("hubs:profile")

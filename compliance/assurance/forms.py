@@ -38,15 +38,6 @@ def read_upload(form, field_name="file") -> bytes | None:
     return upload.read()
 
 
-def apply_errors(form, exc: ValidationError) -> None:
-    """Show a service's ``ValidationError`` on the field it names (or above the form)."""
-    if hasattr(exc, "error_dict"):
-        for field_name, errors in exc.message_dict.items():
-            form.add_error(field_name if field_name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 class FairnessUploadForm(forms.Form):
     name = forms.CharField(
         label="Name of this run", max_length=200, required=False, help_text="e.g. 'Validation set, March 2026'"

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 
 from . import access, charts, csvio, selectors, services
 from .fairness import DISPARITY_METRICS, GROUP_METRICS
@@ -19,7 +20,6 @@ from .forms import (
     DecisionForm,
     FairnessUploadForm,
     ReferenceUploadForm,
-    apply_errors,
     read_upload,
 )
 from .models import ReferenceStatus, RunStatus
@@ -81,7 +81,7 @@ def fairness_new(request, system_id):
                     **form.mapping(),
                 )
             except ValidationError as exc:
-                apply_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Uploaded. The worker is computing the metrics; this page updates itself.")
                 return redirect(check)
@@ -197,7 +197,7 @@ def reference_new(request, system_id):
                     thresholds={k: form.cleaned_data[k] for k in services.DRIFT_THRESHOLD_FIELDS},
                 )
             except ValidationError as exc:
-                apply_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Reference data stored as a draft. Check its profile, then submit it.")
                 return redirect(reference)
@@ -313,7 +313,7 @@ def batch_new(request, system_id):
                     label=form.cleaned_data["label"],
                 )
             except ValidationError as exc:
-                apply_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Batch received; the worker is comparing it with the trust anchor.")
                 return redirect(batch)

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 
 from . import access, selectors, services
@@ -22,11 +23,6 @@ from .forms import (
 from .models import Delivery, NewsKind
 
 PAGE_SIZE = 20
-
-
-def _errors_into(form, exc: ValidationError):
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @vary_on_headers("HX-Request")
@@ -64,7 +60,7 @@ def news_post(request):
             item = services.news_post(acting_user=request.user, **form.cleaned_data)
         except (ValidationError, PermissionDenied) as exc:
             if isinstance(exc, ValidationError):
-                _errors_into(form, exc)
+                add_service_errors(form, exc)
             else:
                 form.add_error(None, str(exc))
         else:
@@ -100,7 +96,7 @@ def subscriptions(request):
                     acting_user=request.user, user=request.user, **form.cleaned_data
                 )
             except ValidationError as exc:
-                _errors_into(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"You now follow: {subscription.topic_label}.")
                 return redirect("network:subscriptions")
@@ -122,7 +118,7 @@ def hub_subscription_add(request):
             subscription = services.subscription_create(acting_user=request.user, **data)
         except (ValidationError, PermissionDenied) as exc:
             if isinstance(exc, ValidationError):
-                _errors_into(form, exc)
+                add_service_errors(form, exc)
             else:
                 form.add_error(None, str(exc))
         else:

@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 
 from . import access, charts, selectors, services
 from .forms import DeliveryFilterForm, EndpointForm
@@ -16,11 +17,6 @@ from .models import EndpointStatus
 
 PAGE_SIZE = 25
 SESSION_SLOT = "webhooks.shown_once"
-
-
-def _errors_into(form, exc: ValidationError):
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _refusal(exc) -> str:
@@ -61,7 +57,7 @@ def endpoint_create(request):
                 acting_user=request.user,
             )
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_service_errors(form, exc)
         else:
             _show_secret_once(request, endpoint, secret)
             messages.success(request, "Endpoint registered. Copy its signing secret now.")
@@ -92,7 +88,7 @@ def endpoint_edit(request, pk):
                 scope=data["scope"],
             )
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Endpoint saved.")
             return redirect(endpoint.get_absolute_url())

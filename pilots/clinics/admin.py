@@ -17,20 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
 from gigafactory.admin import HUB_FILTER, HubScopedAdmin, export_csv, run_service_action
+from gigafactory.forms import add_service_errors
 from hubs import access
 
 from . import services
 from .models import BookingStatus, ClinicBooking, ClinicSlot, Recommendation, SlotStatus
 
 SLOT_HUB_FILTER = ("slot__hub", admin.RelatedOnlyFieldListFilter)
-
-
-def _service_errors_to_form(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -97,7 +90,7 @@ class SlotAdminForm(forms.ModelForm):
         try:
             services.slot_validate(hub=hub, expert=expert, values=self.values(), slot=slot)
         except ValidationError as exc:
-            _service_errors_to_form(self, exc)
+            add_service_errors(self, exc)
         return data
 
 

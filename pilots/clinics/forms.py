@@ -1,22 +1,13 @@
 """Forms of the clinic pages. Forms parse and present; the services decide what is valid and
-their ``ValidationError`` keys land next to the matching fields (``add_service_errors``)."""
+their ``ValidationError`` keys land next to the matching fields (``gigafactory.forms.add_service_errors``)."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from hubs.models import Sector
 
 from .models import Mode
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
-
-
-def add_service_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 class SlotFilterForm(forms.Form):

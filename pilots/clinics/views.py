@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 from hubs.models import Hub, User
 
 from . import access, selectors, services
-from .forms import BookingForm, CancelForm, FollowUpForm, SlotFilterForm, SlotForm, add_service_errors
+from .forms import BookingForm, CancelForm, FollowUpForm, SlotFilterForm, SlotForm
 from .ical import booking_calendar
 from .models import BookingStatus, SlotStatus
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from gigafactory.admin import HUB_FILTER, HubScopedAdmin, export_csv, run_service_action
+from gigafactory.forms import add_service_errors
 from hubs import access
 
 from . import services
@@ -27,14 +28,6 @@ EVENT_HUB_FILTER = ("event__hub", admin.RelatedOnlyFieldListFilter)
 CONFIRMED_FIRST = Case(
     When(status=RegistrationStatus.CONFIRMED, then=0), When(status=RegistrationStatus.WAITLISTED, then=1), default=2
 )
-
-
-def _service_errors_to_form(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --- Events ------------------------------------------------------------------------------------
@@ -58,7 +51,7 @@ class EventAdminForm(forms.ModelForm):
         try:
             services.event_validate(values=values, event=self.instance if self.instance.pk else None)
         except ValidationError as exc:
-            _service_errors_to_form(self, exc)
+            add_service_errors(self, exc)
         return data
 
 
@@ -268,7 +261,7 @@ class PitchSlotAdminForm(forms.ModelForm):
         try:
             services.pitch_slot_validate(event=data["event"], starts_at=data["starts_at"], minutes=data["minutes"])
         except ValidationError as exc:
-            _service_errors_to_form(self, exc)
+            add_service_errors(self, exc)
         return data
 
 

@@ -1,21 +1,12 @@
 """Forms of the event pages. The services decide what is valid; their ``ValidationError``
-keys land next to the matching fields (``add_service_errors``)."""
+keys land next to the matching fields (``gigafactory.forms.add_service_errors``)."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from .models import EventKind, EventMode, RegistrationRole
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
 WHEN_CHOICES = [("upcoming", "Upcoming"), ("past", "Past"), ("all", "All")]
-
-
-def add_service_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 def _datetime_field(label):

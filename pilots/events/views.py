@@ -21,11 +21,12 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from gigafactory.errors import InvalidTransition
+from gigafactory.forms import add_service_errors
 from hubs import access as hub_access
 from hubs.models import Hub
 
 from . import access, selectors, services
-from .forms import EventFilterForm, EventForm, PitchSlotForm, RegistrationForm, add_service_errors
+from .forms import EventFilterForm, EventForm, PitchSlotForm, RegistrationForm
 from .ical import event_calendar
 from .models import ACTIVE_REGISTRATION, EventStatus, PitchSlot, Registration, RegistrationRole, RegistrationStatus
 
