@@ -21,9 +21,21 @@ def _linked(application) -> list[AISystem]:
     return list(AISystem.objects.filter(applications=application).select_related("hub").order_by("name"))
 
 
-@screening_check("ai_act_prohibited", "No prohibited AI practice (AI Act Art. 5)", rejects=True)
-def no_prohibited_system(application):
-    systems = _linked(application)
+def _linked_many(applications) -> list[list[AISystem]]:
+    """The systems linked to each application, in order (one query for all of them)."""
+    links = AISystem.applications.through.objects.filter(application_id__in=[a.pk for a in applications])
+    linked: dict[int, list[AISystem]] = {}
+    for link in links.select_related("aisystem__hub").order_by("aisystem__name", "aisystem_id"):
+        linked.setdefault(link.application_id, []).append(link.aisystem)
+    return [linked.get(a.pk, []) for a in applications]
+
+
+@screening_check("ai_act_prohibited", "No prohibited AI practice (AI Act Art. 5)", rejects=True, many=True)
+def no_prohibited_system(applications):
+    return [_no_prohibited_system(systems) for systems in _linked_many(applications)]
+
+
+def _no_prohibited_system(systems):
     prohibited = [s for s in systems if s.risk_class == RiskClass.PROHIBITED]
     if prohibited:
         names = ", ".join(f"'{s}'" for s in prohibited)
@@ -36,9 +48,12 @@ def no_prohibited_system(application):
     return True, "No linked AI system is classified as a prohibited practice."
 
 
-@screening_check("ai_act_signoff", "AI systems classified; high-risk ones approved by the ethics board")
-def classified_and_signed_off(application):
-    systems = _linked(application)
+@screening_check("ai_act_signoff", "AI systems classified; high-risk ones approved by the ethics board", many=True)
+def classified_and_signed_off(applications):
+    return [_classified_and_signed_off(systems) for systems in _linked_many(applications)]
+
+
+def _classified_and_signed_off(systems):
     if not systems:
         return True, "No AI system is linked to this application."
     problems = [p for p in (selectors.gate_problem(s) for s in systems if not s.is_prohibited) if p]

@@ -11,7 +11,7 @@ idempotency key is unique: posting the same key twice returns the first transact
 changes nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -80,6 +80,17 @@ def existing(idempotency_key: str) -> Transaction | None:
     return Transaction.objects.filter(idempotency_key=idempotency_key).first()
 
 
+@dataclass(frozen=True)
+class Movement:
+    """One transaction to post: its entries (``postings``) must sum to zero."""
+
+    kind: str
+    idempotency_key: str
+    postings: list[Posting]
+    memo: str = ""
+    created_by: object = None
+
+
 @transaction.atomic
 def post(
     *, kind: str, idempotency_key: str, postings: list[Posting], memo: str = "", created_by=None
@@ -88,39 +99,73 @@ def post(
 
     Raises ``InsufficientFunds`` (and writes nothing) if a guarded account would go below zero.
     """
-    postings = [p for p in postings if p.amount != 0]
-    if not postings:
-        raise LedgerError("A transaction needs at least one non-zero entry.")
-    if sum(p.amount for p in postings) != 0:
-        raise LedgerError("Entries must sum to zero.")
-    ids = sorted({p.account.pk for p in postings})
+    return post_many([Movement(kind, idempotency_key, postings, memo, created_by)])[0]
+
+
+@transaction.atomic
+def post_many(movements: list[Movement]) -> list[tuple[Transaction, bool]]:
+    """Write balanced transactions in order, with one lock of their accounts and a few statements.
+
+    Returns ``(transaction, created)`` for each. A key already posted (or repeated in the list)
+    returns the first transaction and changes nothing. Raises ``InsufficientFunds`` (and writes
+    nothing at all) if a guarded account would go below zero at any point of the sequence.
+    """
+    movements = [replace(m, postings=[p for p in m.postings if p.amount != 0]) for m in movements]
+    for m in movements:
+        if not m.postings:
+            raise LedgerError("A transaction needs at least one non-zero entry.")
+        if sum(p.amount for p in m.postings) != 0:
+            raise LedgerError("Entries must sum to zero.")
+    ids = sorted({p.account.pk for m in movements for p in m.postings})
     locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     # Checked after the locks: a concurrent post with the same key has committed by now.
-    found = existing(idempotency_key)
-    if found is not None:
-        return found, False
-    change: dict[int, int] = {}
-    for p in postings:
-        change[p.account.pk] = change.get(p.account.pk, 0) + p.amount
-    for pk, delta in change.items():
-        account = locked[pk]
-        if account.kind in GUARDED_KINDS and account.balance + delta < 0:
-            raise InsufficientFunds(account, -delta, account.balance)
-    txn = Transaction.objects.create(kind=kind, idempotency_key=idempotency_key, memo=memo[:300], created_by=created_by)
+    found = {
+        t.idempotency_key: t
+        for t in Transaction.objects.filter(idempotency_key__in={m.idempotency_key for m in movements})
+    }
     running = {pk: locked[pk].balance for pk in ids}
-    entries = []
-    for p in postings:
-        running[p.account.pk] += p.amount
-        entries.append(
-            Entry(transaction=txn, account_id=p.account.pk, amount=p.amount, balance_after=running[p.account.pk])
-        )
+    plan, entries = [], []
+    for m in movements:
+        if m.idempotency_key in found:
+            plan.append(found[m.idempotency_key])
+            continue
+        change: dict[int, int] = {}
+        for p in m.postings:
+            change[p.account.pk] = change.get(p.account.pk, 0) + p.amount
+        for pk, delta in change.items():
+            account = locked[pk]
+            if account.kind in GUARDED_KINDS and running[pk] + delta < 0:
+                raise InsufficientFunds(account, -delta, running[pk])
+        txn = Transaction(kind=m.kind, idempotency_key=m.idempotency_key, memo=m.memo[:300], created_by=m.created_by)
+        found[m.idempotency_key] = txn
+        plan.append(txn)
+        for p in m.postings:
+            running[p.account.pk] += p.amount
+            entries.append(
+                Entry(transaction=txn, account_id=p.account.pk, amount=p.amount, balance_after=running[p.account.pk])
+            )
+    new = [txn for txn in plan if txn.pk is None]
+    Transaction.objects.bulk_create(new)
+    for entry in entries:
+        entry.transaction_id = entry.transaction.pk
     Entry.objects.bulk_create(entries)
-    for pk, delta in change.items():
-        Account.objects.filter(pk=pk).update(balance=F("balance") + delta)
-        locked[pk].balance += delta
-    for p in postings:
-        p.account.balance = locked[p.account.pk].balance
-    return txn, True
+    moved = [locked[pk] for pk in ids if running[pk] != locked[pk].balance]
+    if len(moved) == 1:  # the common case: one statement, relative to the locked row
+        Account.objects.filter(pk=moved[0].pk).update(balance=F("balance") + running[moved[0].pk] - moved[0].balance)
+    for account in moved:
+        account.balance = running[account.pk]
+    if len(moved) > 1:
+        Account.objects.bulk_update(moved, ["balance"])
+    for m in movements:
+        for p in m.postings:
+            p.account.balance = running[p.account.pk]
+    created = {id(txn) for txn in new}
+    seen = set()
+    results = []
+    for txn in plan:
+        results.append((txn, id(txn) in created and id(txn) not in seen))
+        seen.add(id(txn))
+    return results
 
 
 def transfer(*, kind, idempotency_key, source: Account, target: Account, amount: int, memo="", created_by=None):

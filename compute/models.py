@@ -286,6 +286,10 @@ class Application(models.Model):
         indexes = [
             models.Index(fields=["hub", "status", "submitted_at"], name="app_queue_idx"),
             models.Index(fields=["call", "status"], name="app_call_status_idx"),
+            # The screening queue: what a batch claims next, oldest first (a few rows of many).
+            models.Index(
+                fields=["submitted_at", "id"], condition=Q(status="submitted"), name="app_submitted_queue_idx"
+            ),
         ]
 
     def __str__(self):

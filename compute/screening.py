@@ -9,16 +9,29 @@ label. Another app adds one without touching this module::
     def ai_act(application):
         return True, "Minimal risk; no obligations block the use of GPUs."
 
+A check that reads the database can take the whole batch instead (``many=True``): it gets a
+list of applications and returns one ``(passed, reason)`` per application, in order, so that it
+runs one query for a hundred applications rather than one each.
+
 Checks run in registration order; keys are unique (re-registering a key replaces the check).
 
-``screen_and_decide`` is what the Celery task runs. It is safe to run twice and after a
-worker crash:
+``screen_and_decide`` is what the Celery task runs, for one submission round. It screens in
+batches: besides its own application it claims up to ``BATCH_SIZE - 1`` other submitted ones
+that no other run holds (``SELECT ... FOR UPDATE SKIP LOCKED``), so that a busy queue is
+decided a hundred at a time; their own messages then find them decided and return "skipped".
+It is safe to run twice and after a worker crash:
 
-1. claim: a conditional UPDATE ``submitted -> screening`` for this round; if another run
-   claimed it and recorded results but stopped before deciding, this run finishes the job;
-   if the application has moved on (decided, withdrawn, resubmitted), it returns "skipped";
-2. record one ``ScreeningResult`` per check (unique per round; rows already there are kept);
-3. decide, in a second transaction, guarded by the same conditional UPDATEs as staff use.
+1. claim: lock the application if no other run holds it; ``submitted -> screening`` for the
+   batch, in one transaction with one ``ScreeningResult`` per check (unique per round). If a
+   run claimed it, recorded its results and died before deciding, this run finishes the job;
+   if the application has moved on (decided, withdrawn, resubmitted) or another run holds it
+   right now, it returns "skipped";
+2. decide, in a second transaction, guarded by the same conditional UPDATEs as staff use:
+   approvals of a batch take their grants from the call budget with one lock and one ledger
+   post; notifications and events go out once per batch.
+
+If a batch fails (a check raises, say), the run falls back to its own application alone, so
+one bad application never holds up the others.
 """
 
 import itertools
@@ -30,7 +43,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from gigafactory.audit import audit_record
+from gigafactory.audit import audit_event
+from gigafactory.models import AuditEvent
 from hubs.models import Membership, MembershipStatus, Profile
 
 from . import services
@@ -40,23 +54,39 @@ log = logging.getLogger(__name__)
 A = AppStatus
 
 
+Result = tuple[bool, str]
+
+
 @dataclass(frozen=True)
 class Check:
     key: str
     label: str
-    run: Callable[[Application], tuple[bool, str]]
+    fn: Callable
     rejects: bool = False  # a failure rejects the application on any track (e.g. an AI Act prohibition)
     order: int = 0  # registration order; kept when a key is registered again
+    many: bool = False  # ``fn`` takes a list of applications and returns a list of results
+
+    def run(self, application) -> Result:
+        return self.run_many([application])[0]
+
+    def run_many(self, applications) -> list[Result]:
+        if self.many:
+            results = list(self.fn(applications))
+            if len(results) != len(applications):
+                raise ValueError(f"Screening check {self.key} gave {len(results)} results for {len(applications)}.")
+            return results
+        return [self.fn(application) for application in applications]
 
 
 _REGISTRY: dict[str, Check] = {}
 _ORDER = itertools.count()
 
 
-def screening_check(key: str, label: str, *, rejects: bool = False):
+def screening_check(key: str, label: str, *, rejects: bool = False, many: bool = False):
     """Register ``fn(application) -> (passed, reason)`` as a screening check.
 
     ``rejects=True``: when it fails, screening rejects the application whatever the track.
+    ``many=True``: ``fn(applications) -> [(passed, reason), ...]`` checks a batch at once.
     """
     if len(key) > ScreeningResult._meta.get_field("check_key").max_length:
         raise ValueError(f"Screening check key too long: {key}")
@@ -64,7 +94,7 @@ def screening_check(key: str, label: str, *, rejects: bool = False):
     def register(fn):
         existing = _REGISTRY.get(key)
         order = existing.order if existing is not None else next(_ORDER)
-        _REGISTRY[key] = Check(key=key, label=label, run=fn, rejects=rejects, order=order)
+        _REGISTRY[key] = Check(key=key, label=label, fn=fn, rejects=rejects, order=order, many=many)
         return fn
 
     return register
@@ -102,34 +132,61 @@ def checks() -> list[Check]:
 # --- The checks -----------------------------------------------------------------------------
 
 
-@screening_check("member_verified", "Active hub member with a verified e-mail")
-def member_verified(application):
+@screening_check("member_verified", "Active hub member with a verified e-mail", many=True)
+def member_verified(applications):
+    users = {a.applicant_id for a in applications}
+    members = set(
+        Membership.objects.filter(
+            user_id__in=users, hub_id__in={a.hub_id for a in applications}, status=MembershipStatus.ACTIVE
+        ).values_list("user_id", "hub_id")
+    )
+    verified = {}
+    rows = EmailAddress.objects.filter(user_id__in=users, verified=True).order_by("-pk")
+    for user_id, email in rows.values_list("user_id", "email"):
+        verified[user_id] = email  # the oldest verified address wins
+    return [
+        _member_verified(a, (a.applicant_id, a.hub_id) in members, verified.get(a.applicant_id)) for a in applications
+    ]
+
+
+def _member_verified(application, is_member, verified) -> Result:
     user, hub = application.applicant, application.hub
-    if not Membership.objects.filter(user=user, hub=hub, status=MembershipStatus.ACTIVE).exists():
+    if not is_member:
         return False, f"{user} is not an active member of {hub}: join the hub first."
     if not user.is_active:
         return False, f"{user}'s account is not active."
-    verified = EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True).first()
     if verified is None:
         return False, f"{user} has not verified an e-mail address."
     return True, f"{user} is an active member of {hub} with a verified e-mail ({verified})."
 
 
+def organisations_of(applications) -> dict[int, object]:
+    """The organisation that applies, by application pk: the project's, else the applicant's
+    (from the profile), else ``None``."""
+    found = {a.pk: a.project.organisation for a in applications if a.project.organisation_id is not None}
+    missing = {a.applicant_id for a in applications if a.pk not in found}
+    profiles = Profile.objects.select_related("organisation").filter(user_id__in=missing)
+    by_user = {p.user_id: p.organisation for p in profiles}
+    return {a.pk: found[a.pk] if a.pk in found else by_user.get(a.applicant_id) for a in applications}
+
+
 def organisation_of(application):
     """The organisation that applies: the project's, else the applicant's (from the profile)."""
-    if application.project.organisation_id is not None:
-        return application.project.organisation
-    profile = Profile.objects.select_related("organisation").filter(user_id=application.applicant_id).first()
-    return profile.organisation if profile is not None else None
+    return organisations_of([application])[application.pk]
 
 
-@screening_check("organisation_allowed", "Organisation kind allowed by the call")
-def organisation_allowed(application):
+@screening_check("organisation_allowed", "Organisation kind allowed by the call", many=True)
+def organisation_allowed(applications):
+    restricted = [a for a in applications if a.call.allowed_org_kinds]
+    organisations = organisations_of(restricted) if restricted else {}
+    return [_organisation_allowed(a, organisations.get(a.pk)) for a in applications]
+
+
+def _organisation_allowed(application, organisation) -> Result:
     call = application.call
     if not call.allowed_org_kinds:
         return True, "The call is open to every kind of organisation."
     allowed = ", ".join(call.allowed_org_kinds)
-    organisation = organisation_of(application)
     if organisation is None:
         return False, f"No organisation is given (project or applicant's profile); the call is open to: {allowed}."
     if not call.allows_kind(organisation.kind):
@@ -176,122 +233,187 @@ def call_open(application):
     return True, f"Submitted while the call was open (it closes {timezone.localtime(call.closes_at):%d %B %Y, %H:%M})."
 
 
-@screening_check("budget_available", "Call budget available")
-def budget_available(application):
-    needed = services.expected_grant(application)
-    left = (
-        Account.objects.filter(kind=AccountKind.CALL_BUDGET, call_id=application.call_id)
-        .values_list("balance", flat=True)
-        .first()
-    ) or 0
-    if left < needed:
-        return False, f"{credits(needed)} credits needed; the call's budget has {credits(left)} left."
-    return True, f"{credits(needed)} credits needed; the call's budget has {credits(left)} left."
+@screening_check("budget_available", "Call budget available", many=True)
+def budget_available(applications):
+    budgets = Account.objects.filter(kind=AccountKind.CALL_BUDGET, call_id__in={a.call_id for a in applications})
+    left = dict(budgets.values_list("call_id", "balance"))
+    results = []
+    for application in applications:
+        needed, has = services.expected_grant(application), left.get(application.call_id, 0)
+        message = f"{credits(needed)} credits needed; the call's budget has {credits(has)} left."
+        results.append((has >= needed, message))
+    return results
 
 
 # --- Running and deciding -------------------------------------------------------------------
 
 
-def _claim(application_id: int, screening_round: int) -> Application | None:
-    """Take the round's screening for this run and record the missing results; ``None`` if not ours."""
+BATCH_SIZE = 100  # applications screened and decided together by one run
+RESUMABLE = (A.SUBMITTED, A.SCREENING)
+
+
+def _claim(application_id: int, screening_round: int, *, batch_size: int = BATCH_SIZE) -> list[tuple[int, int]]:
+    """Take the round's screening for this run, with up to ``batch_size - 1`` other submitted
+    applications, and record the missing results. Returns the ``(pk, round)`` claimed, this
+    application first; empty if it is not ours (moved on, or another run holds it now)."""
     with transaction.atomic():
-        won = Application.objects.filter(pk=application_id, status=A.SUBMITTED, screening_round=screening_round).update(
-            status=A.SCREENING, updated_at=timezone.now()
-        )
-        application = (
-            Application.objects.select_related("call", "project", "project__organisation", "hub", "applicant")
-            .filter(pk=application_id)
+        own = (
+            Application.objects.select_for_update(skip_locked=True)
+            .filter(pk=application_id, screening_round=screening_round, status__in=RESUMABLE)
+            .values_list("status", flat=True)
             .first()
         )
-        if application is None:
-            return None
-        if won:
-            audit_record(
-                application,
+        if own is None:
+            return []
+        others = []
+        if batch_size > 1:
+            others = list(
+                Application.objects.select_for_update(skip_locked=True)
+                .filter(status=A.SUBMITTED)
+                .exclude(pk=application_id)
+                .order_by("submitted_at", "pk")
+                .values_list("pk", "screening_round")[: batch_size - 1]
+            )
+        claimed = [(application_id, screening_round), *others]
+        won = [pk for pk, _ in others] + ([application_id] if own == A.SUBMITTED else [])
+        Application.objects.filter(pk__in=won, status=A.SUBMITTED).update(status=A.SCREENING, updated_at=timezone.now())
+        if own == A.SCREENING:
+            log.info("Resuming screening of application %s round %s", application_id, screening_round)
+        apps = Application.objects.select_related("call", "project", "project__organisation", "hub", "applicant")
+        by_pk = apps.in_bulk([pk for pk, _ in claimed])
+        apps = [by_pk[pk] for pk, _ in claimed]
+        AuditEvent.objects.bulk_create(
+            audit_event(
+                app,
                 "application.screening_started",
                 actor_label=services.SYSTEM_LABEL,
                 before={"status": A.SUBMITTED},
-                after={"status": A.SCREENING, "round": screening_round},
+                after={"status": A.SCREENING, "round": app.screening_round},
             )
-        elif application.status != A.SCREENING or application.screening_round != screening_round:
-            return None  # decided, withdrawn, resubmitted, or not yet submitted: nothing to do
-        else:
-            log.info("Resuming screening of application %s round %s", application_id, screening_round)
-        done = set(
-            ScreeningResult.objects.filter(application=application, round=screening_round).values_list(
-                "check_key", flat=True
-            )
+            for app in apps
+            if app.pk in won
         )
-        rows = []
-        for check in checks():
-            if check.key in done:
-                continue
-            passed, reason = check.run(application)
+        done = set()
+        if own == A.SCREENING:  # only a resumed round can have results already
+            recorded = ScreeningResult.objects.filter(application_id=application_id, round=screening_round)
+            done = {(application_id, key) for key in recorded.values_list("check_key", flat=True)}
+        try:
+            rows = _results(apps, done)
+        except Exception as exc:
+            if len(apps) > 1:
+                raise BatchFailed from exc
+            raise
+        # ignore_conflicts: a concurrent run of the same round may have recorded them first.
+        ScreeningResult.objects.bulk_create(rows, ignore_conflicts=True)
+        return claimed
+
+
+class BatchFailed(Exception):
+    """Screening a batch raised; the run screens its own application alone instead."""
+
+
+def _results(apps, done) -> list[ScreeningResult]:
+    """Run every check on ``apps``, except the ``(pk, check key)`` already ``done``."""
+    rows = []
+    for check in checks():
+        todo = [app for app in apps if (app.pk, check.key) not in done]
+        if not todo:
+            continue
+        for app, (passed, reason) in zip(todo, check.run_many(todo), strict=True):
             rows.append(
                 ScreeningResult(
-                    application=application,
-                    round=screening_round,
+                    application=app,
+                    round=app.screening_round,
                     check_key=check.key,
                     label=check.label,
                     passed=bool(passed),
                     reason=reason,
                 )
             )
-        # ignore_conflicts: a concurrent run of the same round may have recorded them first.
-        ScreeningResult.objects.bulk_create(rows, ignore_conflicts=True)
-        return application
+    return rows
 
 
 def _failures(results) -> str:
     return " ".join(f"{r.label}: {r.reason}" for r in results if not r.passed)
 
 
-def _decide(application_id: int, screening_round: int) -> str:
+def _decide(claimed: list[tuple[int, int]]) -> dict[int, str]:
+    """Apply the track's rule to each claimed ``(pk, round)``; returns the outcome by pk
+    ("approved", "rejected", "in_review" or "skipped": a concurrent run decided first)."""
+    rounds = dict(claimed)
+    outcomes = dict.fromkeys(rounds, "skipped")
     with transaction.atomic():
-        application = (
+        locked = (
             Application.objects.select_for_update(of=("self",))
             .select_related("call", "project", "hub")
-            .filter(pk=application_id)
-            .first()
+            .filter(pk__in=rounds, status=A.SCREENING)
+            .order_by("pk")
         )
-        if application is None or application.status != A.SCREENING or application.screening_round != screening_round:
-            return "skipped"  # a concurrent run decided first
-        results = list(ScreeningResult.objects.filter(application=application, round=screening_round))
-        failed = [r for r in results if not r.passed]
-        track = application.call.track
-        if not failed and track in (Track.PLAYGROUND, Track.FAST_LANE):
-            try:
-                services.application_approve(
-                    application=application, reason="Approved automatically: every screening check passed."
-                )
-            except services.InsufficientBudget as exc:
-                services.application_send_to_review(
-                    application=application,
-                    reason=f"Every screening check passed, but the automatic approval failed: {exc.message}",
-                )
-                return "in_review"
-            return "approved"
-        fatal = [r for r in failed if r.check_key in _REGISTRY and _REGISTRY[r.check_key].rejects]
-        if fatal or (failed and track == Track.PLAYGROUND):
-            services.application_reject(
-                application=application, reason=f"Rejected automatically by screening. {_failures(failed)}"
-            )
-            return "rejected"
-        if failed:
-            reason = f"Screening found problems for staff to look at. {_failures(failed)}"
-        elif track == Track.PEER_REVIEW:
-            reason = "Every screening check passed; the application goes to peer review."
-        else:
-            reason = "Every screening check passed."
-        services.application_send_to_review(application=application, reason=reason)
-        return "in_review"
+        apps = [app for app in locked if app.screening_round == rounds[app.pk]]
+        apps.sort(key=lambda app: (app.submitted_at, app.pk))  # grants follow the order of submission
+        results: dict[int, list[ScreeningResult]] = {app.pk: [] for app in apps}
+        for result in ScreeningResult.objects.filter(application_id__in=results).order_by("pk"):
+            if result.round == rounds[result.application_id]:
+                results[result.application_id].append(result)
+        approve, reject, review = [], [], []
+        for app in apps:
+            failed = [r for r in results[app.pk] if not r.passed]
+            track = app.call.track
+            fatal = [r for r in failed if r.check_key in _REGISTRY and _REGISTRY[r.check_key].rejects]
+            if not failed and track in (Track.PLAYGROUND, Track.FAST_LANE):
+                approve.append(app)
+            elif fatal or (failed and track == Track.PLAYGROUND):
+                reject.append((app, f"Rejected automatically by screening. {_failures(failed)}"))
+            elif failed:
+                review.append((app, f"Screening found problems for staff to look at. {_failures(failed)}"))
+            elif track == Track.PEER_REVIEW:
+                review.append((app, "Every screening check passed; the application goes to peer review."))
+            else:
+                review.append((app, "Every screening check passed."))
+        short = services.applications_approve_automatically(
+            approve, reason="Approved automatically: every screening check passed."
+        )
+        uncovered = {app.pk for app, _ in short}
+        outcomes |= {app.pk: "approved" for app in approve if app.pk not in uncovered}
+        review += [
+            (app, f"Every screening check passed, but the automatic approval failed: {exc.message}")
+            for app, exc in short
+        ]
+        services.applications_reject_automatically(reject)
+        services.applications_send_to_review(review)
+        outcomes |= {app.pk: "rejected" for app, _ in reject} | {app.pk: "in_review" for app, _ in review}
+    return outcomes
 
 
 def screen_and_decide(*, application_id: int, screening_round: int) -> str:
-    """Screen one submission round and apply the decision rule of the call's track.
+    """Screen one submission round (and a batch of other submitted applications with it) and
+    apply the decision rule of each call's track.
 
-    Returns "approved", "rejected", "in_review" or "skipped" (nothing left to do).
+    Returns the outcome for ``application_id``: "approved", "rejected", "in_review" or
+    "skipped" (nothing left to do).
     """
-    if _claim(application_id, screening_round) is None:
+    if not Application.objects.filter(
+        pk=application_id, screening_round=screening_round, status__in=RESUMABLE
+    ).exists():
+        return "skipped"  # the common case in a busy queue: a batch decided it already
+    try:
+        claimed = _claim(application_id, screening_round)
+    except BatchFailed:
+        log.exception("Screening the batch of application %s failed; screening it alone", application_id)
+        claimed = _claim(application_id, screening_round, batch_size=1)
+    if not claimed:
         return "skipped"
-    return _decide(application_id, screening_round)
+    try:
+        outcomes = _decide(claimed)
+    except Exception:
+        if len(claimed) == 1:
+            raise
+        log.exception("Deciding the batch of application %s failed; deciding each alone", application_id)
+        outcomes = {}
+        for pair in claimed[1:]:
+            try:
+                outcomes |= _decide([pair])
+            except Exception:
+                log.exception("Deciding application %s failed; the sweeper sends it again", pair[0])
+        outcomes |= _decide(claimed[:1])
+    return outcomes[application_id]

@@ -19,21 +19,25 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
 from gigafactory import outbox
-from gigafactory.audit import audit_record
+from gigafactory.audit import audit_event, audit_record
 from gigafactory.errors import InvalidTransition
-from gigafactory.events import emit
+from gigafactory.events import emit, emit_many, event
+from gigafactory.models import AuditEvent
 from hubs import access as hub_access
 from hubs.models import STAFF_ROLES, MembershipStatus, Profile, Role, User
-from hubs.services import notify
+from hubs.services import Notice, notify, notify_many
 
 from . import access, ledger
 from .models import (
     OPEN_STATUSES,
+    Account,
+    AccountKind,
     Allocation,
     Application,
     AppStatus,
@@ -170,29 +174,63 @@ def _refusal(application, action) -> InvalidTransition:
     )
 
 
-def _move(application, action, *, allowed, to, actor=None, values=None, after=None) -> Application:
-    """Move ``application`` (already locked by the caller) from one of ``allowed`` to ``to``.
+def _move_many(apps, action, *, allowed, to, actor=None, values=None, after=None, each=None) -> list[Application]:
+    """Move ``apps`` (locked by the caller) from one of ``allowed`` to ``to`` in one UPDATE.
 
-    The conditional UPDATE is the guard: if another transaction moved it first, no row
-    matches and nothing changes.
+    ``values`` are written on every row, ``each`` maps an application's pk to the values of its own
+    row (e.g. its grant). ``after`` (a dict, or a function of the application that returns one) goes
+    into each audit event with the new status. The conditional UPDATE
+    is the guard: if another transaction moved one first, nothing changes and it raises
+    ``InvalidTransition``.
     """
-    before = application.status
-    changes = {"status": to, "updated_at": timezone.now()} | (values or {})
-    won = Application.objects.filter(pk=application.pk, status__in=allowed).update(**changes)
-    if won != 1:
-        application.refresh_from_db()
-        raise _refusal(application, action)
-    for field, value in changes.items():  # what the UPDATE wrote; no need to read it back
-        setattr(application, field, value)
-    audit_record(
-        application,
-        f"application.{action}",
-        actor=actor,
-        actor_label="" if actor is not None else SYSTEM_LABEL,
-        before={"status": before},
-        after={"status": to} | (after or {}),
-    )
-    return application
+    if not apps:
+        return apps
+    each = each or {}
+    now = timezone.now()
+    changes = {"status": to, "updated_at": now} | (values or {})
+    for name in {name for own in each.values() for name in own}:
+        field = Application._meta.get_field(name)
+        changes[name] = Case(*(When(pk=pk, then=Value(own[name])) for pk, own in each.items()), output_field=field)
+    before = {app.pk: app.status for app in apps}
+    won = Application.objects.filter(pk__in=before, status__in=allowed).update(**changes)
+    if won != len(apps):
+        for app in apps:
+            app.refresh_from_db()
+            if app.status not in allowed:
+                raise _refusal(app, action)
+        raise _refusal(apps[0], action)
+    common = {"status": to, "updated_at": now} | (values or {})
+    events = []
+    for app in apps:
+        own = each.get(app.pk, {})
+        for field, value in (common | own).items():  # what the UPDATE wrote; no need to read it back
+            setattr(app, field, value)
+        events.append(
+            audit_event(
+                app,
+                f"application.{action}",
+                actor=actor,
+                actor_label="" if actor is not None else SYSTEM_LABEL,
+                before={"status": before[app.pk]},
+                after={"status": to} | ((after(app) if callable(after) else after) or {}),
+            )
+        )
+    AuditEvent.objects.bulk_create(events)
+    return apps
+
+
+def _move(application, action, *, allowed, to, actor=None, values=None, after=None) -> Application:
+    """Move ``application`` (already locked by the caller) from one of ``allowed`` to ``to``."""
+    return _move_many([application], action, allowed=allowed, to=to, actor=actor, values=values, after=after)[0]
+
+
+def _team_ids(apps) -> dict[int, tuple[int, ...]]:
+    """The active users of each application's project team, by project id (one query)."""
+    teams: dict[int, list[int]] = {}
+    rows = ProjectMember.objects.filter(project_id__in={a.project_id for a in apps}, user__is_active=True)
+    for project_id, user_id in rows.order_by("pk").values_list("project_id", "user_id"):
+        teams.setdefault(project_id, []).append(user_id)
+    return {project_id: tuple(users) for project_id, users in teams.items()}
 
 
 # --- Projects -------------------------------------------------------------------------------
@@ -557,149 +595,237 @@ def application_approve(*, application, acting_user=None, amount_millicredits=No
                 f"({credits(app.requested_millicredits)} credits)."
             }
         )
+    was = Application(**{f.attname: getattr(app, f.attname) for f in Application._meta.concrete_fields})
+    try:
+        _grant_many([(app, amount)], allowed=allowed, actor=acting_user, reason=reason)
+    except ledger.InsufficientFunds as exc:
+        _copy_into(app, was)  # what the database holds again once the exception rolls back
+        raise InsufficientBudget(app, exc) from exc
+    _copy_into(application, app)
+    return application
+
+
+def applications_approve_automatically(apps, *, reason) -> list[tuple[Application, InsufficientBudget]]:
+    """screening -> approved for many applications (locked by the caller: the screening batch).
+
+    The grants are taken from each call's budget in the order given; the budget is locked once
+    per batch. Returns the applications it could not cover, with the shortfall, unchanged.
+    """
+    budgets = {call.pk: ledger.call_account(call) for call in {a.call_id: a.call for a in apps}.values()}
+    locked = Account.objects.select_for_update().filter(pk__in=[b.pk for b in budgets.values()]).order_by("pk")
+    left = {account.call_id: account.balance for account in locked}
+    grants, short = [], []
+    for app in apps:
+        amount = _positive_int(expected_grant(app), "amount_millicredits", "The grant")
+        if amount > left[app.call_id]:
+            shortfall = ledger.InsufficientFunds(budgets[app.call_id], amount, left[app.call_id])
+            short.append((app, InsufficientBudget(app, shortfall)))
+            continue
+        left[app.call_id] -= amount
+        grants.append((app, amount))
+    _grant_many(grants, allowed=[A.SCREENING], actor=None, reason=reason)
+    return short
+
+
+def _grant_many(grants, *, allowed, actor, reason) -> None:
+    """Approve each ``(application, amount)``: its allocation, the grant through the ledger (one
+    post for all), the audit trail, the team's inbox and the events. Raises
+    ``ledger.InsufficientFunds`` (nothing is written) if a call budget cannot cover them."""
+    if not grants:
+        return
+    apps = [app for app, _ in grants]
     now = timezone.now()
-    was = app.status
-    _move(
-        app,
+    _move_many(
+        apps,
         "approve",
         allowed=allowed,
         to=A.APPROVED,
-        actor=acting_user,
-        values={
-            "granted_millicredits": amount,
-            "decided_by": acting_user,
-            "decided_at": now,
-            "decision_reason": reason,
-        },
-        after={"granted_millicredits": amount, "reason": reason},
+        actor=actor,
+        values={"decided_by": actor, "decided_at": now, "decision_reason": reason},
+        each={app.pk: {"granted_millicredits": amount} for app, amount in grants},
+        after=lambda app: {"granted_millicredits": app.granted_millicredits, "reason": reason},
     )
     today = timezone.localdate(now)
-    allocation = Allocation.objects.create(
-        application=app,
-        project=app.project,
-        call=call,
-        hub=app.hub,
-        granted_millicredits=amount,
-        starts_on=today,
-        ends_on=today + timedelta(days=call.allocation_days),
-    )
-    allocation.slurm_account = f"gf-{allocation.pk}"
-    allocation.save(update_fields=["slurm_account"])
-    try:
-        _txn, created = ledger.transfer(
-            kind=TransactionKind.GRANT,
-            idempotency_key=f"grant:{app.pk}",
-            source=ledger.call_account(call),
-            target=ledger.allocation_account(allocation),
-            amount=amount,
-            memo=f"Grant for '{app}'",
-            created_by=acting_user,
+    allocations = Allocation.objects.bulk_create(
+        Allocation(
+            application=app,
+            project=app.project,
+            call=app.call,
+            hub=app.hub,
+            granted_millicredits=amount,
+            starts_on=today,
+            ends_on=today + timedelta(days=app.call.allocation_days),
         )
-    except ledger.InsufficientFunds as exc:
-        app.status = was  # everything above is rolled back with the exception
-        raise InsufficientBudget(app, exc) from exc
-    if not created:  # only possible if rows were changed by hand: refuse rather than grant twice
-        raise InvalidTransition(app, "approve", "This application has already received its grant.")
-    audit_record(
-        allocation,
-        "allocation.created",
-        actor=acting_user,
-        actor_label="" if acting_user else SYSTEM_LABEL,
-        after={"granted_millicredits": amount, "ends_on": allocation.ends_on, "application": app.pk},
+        for app, amount in grants
     )
-    notify(
-        users=_project_users(app.project),
-        kind="application.approved",
-        title=f"'{app}' is approved: {credits(amount)} credits",
-        body=(reason + "\n\n" if reason else "")
-        + f"Your allocation runs until {allocation.ends_on:%d %B %Y} (Slurm account {allocation.slurm_account}).",
-        url=_link(app),
-        dedupe_key=f"application.approved:{app.pk}",
+    Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(
+        slurm_account=Concat(Value("gf-"), Cast("pk", CharField()))
     )
-    emit("application.decided", hub=app.hub, payload=_decision_payload(app, "approved", amount, automatic))
-    emit(
-        "allocation.created",
-        hub=app.hub,
-        payload={
+    accounts = Account.objects.bulk_create(
+        Account(kind=AccountKind.ALLOCATION, allocation=allocation) for allocation in allocations
+    )
+    budgets = {call.pk: ledger.call_account(call) for call in {app.call_id: app.call for app in apps}.values()}
+    posted = ledger.post_many(
+        [
+            ledger.Movement(
+                kind=TransactionKind.GRANT,
+                idempotency_key=f"grant:{app.pk}",
+                postings=[ledger.Posting(budgets[app.call_id], -amount), ledger.Posting(account, amount)],
+                memo=f"Grant for '{app}'",
+                created_by=actor,
+            )
+            for (app, amount), account in zip(grants, accounts, strict=True)
+        ]
+    )
+    for (app, _), (_txn, created) in zip(grants, posted, strict=True):
+        if not created:  # only possible if rows were changed by hand: refuse rather than grant twice
+            raise InvalidTransition(app, "approve", "This application has already received its grant.")
+    teams = _team_ids(apps)
+    events, notices, announced = [], [], []
+    for (app, amount), allocation in zip(grants, allocations, strict=True):
+        allocation.slurm_account = f"gf-{allocation.pk}"
+        events.append(
+            audit_event(
+                allocation,
+                "allocation.created",
+                actor=actor,
+                actor_label="" if actor else SYSTEM_LABEL,
+                after={"granted_millicredits": amount, "ends_on": allocation.ends_on, "application": app.pk},
+            )
+        )
+        notices.append(
+            Notice(
+                user_ids=teams.get(app.project_id, ()),
+                kind="application.approved",
+                title=f"'{app}' is approved: {credits(amount)} credits",
+                body=(reason + "\n\n" if reason else "") + f"Your allocation runs until {allocation.ends_on:%d %B %Y} "
+                f"(Slurm account {allocation.slurm_account}).",
+                url=_link(app),
+                dedupe_key=f"application.approved:{app.pk}",
+            )
+        )
+        payload = _decision_payload(app, "approved", amount, actor is None)
+        announced.append(event("application.decided", hub=app.hub, payload=payload))
+        payload = {
             "allocation": allocation.pk,
             "application": app.pk,
             "project": app.project_id,
-            "call": call.slug,
+            "call": app.call.slug,
             "title": str(app.project),
             "granted_millicredits": amount,
             "starts_on": allocation.starts_on.isoformat(),
             "ends_on": allocation.ends_on.isoformat(),
             "slurm_account": allocation.slurm_account,
-        },
-    )
-    _copy_into(application, app)
-    return application
+        }
+        announced.append(event("allocation.created", hub=app.hub, payload=payload))
+    AuditEvent.objects.bulk_create(events)
+    notify_many(notices)
+    emit_many(announced)
 
 
 @transaction.atomic
 def application_reject(*, application, acting_user=None, reason="") -> Application:
     """in_review -> rejected (staff, with a reason), or screening -> rejected (the screening task)."""
     app = _locked(application)
-    automatic = acting_user is None
     reason = (reason or "").strip()
-    if not automatic:
+    if acting_user is not None:
         _require_decider(acting_user, app)
         if not reason:
             raise ValidationError({"reason": "Tell the applicant why the application is rejected."})
-    _move(
-        app,
-        "reject",
-        allowed=[A.SCREENING] if automatic else [A.IN_REVIEW],
-        to=A.REJECTED,
-        actor=acting_user,
-        values={"decided_by": acting_user, "decided_at": timezone.now(), "decision_reason": reason},
-        after={"reason": reason},
-    )
-    notify(
-        users=_project_users(app.project),
-        kind="application.rejected",
-        title=f"'{app}' was not approved",
-        body=reason,
-        url=_link(app),
-        dedupe_key=f"application.rejected:{app.pk}",
-    )
-    emit("application.decided", hub=app.hub, payload=_decision_payload(app, "rejected", 0, automatic))
+    _reject_many([(app, reason)], actor=acting_user)
     _copy_into(application, app)
     return application
+
+
+def applications_reject_automatically(rejections) -> None:
+    """screening -> rejected for many ``(application, reason)`` (locked by the caller: the screening batch)."""
+    _reject_many(rejections, actor=None)
+
+
+def _reject_many(rejections, *, actor) -> None:
+    if not rejections:
+        return
+    apps = [app for app, _ in rejections]
+    _move_many(
+        apps,
+        "reject",
+        allowed=[A.SCREENING] if actor is None else [A.IN_REVIEW],
+        to=A.REJECTED,
+        actor=actor,
+        values={"decided_by": actor, "decided_at": timezone.now()},
+        each={app.pk: {"decision_reason": reason} for app, reason in rejections},
+        after=lambda app: {"reason": app.decision_reason},
+    )
+    teams = _team_ids(apps)
+    notify_many(
+        Notice(
+            user_ids=teams.get(app.project_id, ()),
+            kind="application.rejected",
+            title=f"'{app}' was not approved",
+            body=reason,
+            url=_link(app),
+            dedupe_key=f"application.rejected:{app.pk}",
+        )
+        for app, reason in rejections
+    )
+    emit_many(
+        [
+            event("application.decided", hub=app.hub, payload=_decision_payload(app, "rejected", 0, actor is None))
+            for app in apps
+        ]
+    )
 
 
 @transaction.atomic
 def application_send_to_review(*, application, reason="") -> Application:
     """screening -> in_review: the screening task hands the application to the hub's staff."""
     app = _locked(application)
-    _move(
-        app,
+    applications_send_to_review([(app, reason)])
+    _copy_into(application, app)
+    return application
+
+
+def applications_send_to_review(handovers) -> None:
+    """screening -> in_review for many ``(application, reason)`` (locked by the caller): the
+    team is told, and the hub's staff are asked to assign reviewers or decide."""
+    if not handovers:
+        return
+    apps = [app for app, _ in handovers]
+    _move_many(
+        apps,
         "send_to_review",
         allowed=[A.SCREENING],
         to=A.IN_REVIEW,
-        values={"decision_reason": reason},
-        after={"reason": reason},
+        each={app.pk: {"decision_reason": reason} for app, reason in handovers},
+        after=lambda app: {"reason": app.decision_reason},
     )
-    key = f"application.in_review:{app.pk}:{app.screening_round}"
-    notify(
-        users=_project_users(app.project),
-        kind="application.in_review",
-        title=f"'{app}' is with the staff of {app.hub}",
-        body=reason,
-        url=_link(app),
-        dedupe_key=key,
-    )
-    what = "assign reviewers" if app.call.track == Track.PEER_REVIEW else "decide"
-    notify(
-        users=_hub_staff(app.hub),
-        kind="application.waiting",
-        title=f"'{app}' ({app.call}) waits for you to {what}",
-        body=reason,
-        url=_link(app),
-        dedupe_key=key,
-    )
-    _copy_into(application, app)
-    return application
+    teams = _team_ids(apps)
+    staff = {
+        hub.pk: tuple(_hub_staff(hub).values_list("pk", flat=True)) for hub in {a.hub_id: a.hub for a in apps}.values()
+    }
+    notices = []
+    for app, reason in handovers:
+        key = f"application.in_review:{app.pk}:{app.screening_round}"
+        what = "assign reviewers" if app.call.track == Track.PEER_REVIEW else "decide"
+        notices += [
+            Notice(
+                user_ids=teams.get(app.project_id, ()),
+                kind="application.in_review",
+                title=f"'{app}' is with the staff of {app.hub}",
+                body=reason,
+                url=_link(app),
+                dedupe_key=key,
+            ),
+            Notice(
+                user_ids=staff[app.hub_id],
+                kind="application.waiting",
+                title=f"'{app}' ({app.call}) waits for you to {what}",
+                body=reason,
+                url=_link(app),
+                dedupe_key=key,
+            ),
+        ]
+    notify_many(notices)
 
 
 # --- Reviews --------------------------------------------------------------------------------

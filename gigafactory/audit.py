@@ -12,11 +12,14 @@ def _jsonable(data):
     return json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
 
 
-def audit_record(obj, action, *, actor=None, actor_label="", hub=None, before=None, after=None) -> AuditEvent:
-    """Append one audit event for ``obj``; ``hub`` defaults to ``obj.hub`` when it has one."""
+def audit_event(obj, action, *, actor=None, actor_label="", hub=None, before=None, after=None) -> AuditEvent:
+    """One audit event for ``obj``, not saved yet (``AuditEvent.objects.bulk_create`` writes many).
+
+    ``hub`` defaults to ``obj.hub`` when it has one.
+    """
     if hub is None:
         hub = getattr(obj, "hub", None)
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_label=actor_label[:200],
         action=action,
@@ -27,6 +30,13 @@ def audit_record(obj, action, *, actor=None, actor_label="", hub=None, before=No
         before=_jsonable(before),
         after=_jsonable(after),
     )
+
+
+def audit_record(obj, action, **details) -> AuditEvent:
+    """Append one audit event for ``obj`` (the arguments of ``audit_event``)."""
+    event = audit_event(obj, action, **details)
+    event.save(force_insert=True)
+    return event
 
 
 def audit_trail_for(obj):

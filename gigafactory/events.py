@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -98,25 +99,43 @@ _listeners: list[Handler] = []
 
 
 def listen(handler: Handler) -> Handler:
-    """Register ``handler`` for every event (idempotent, so ``ready()`` may run twice)."""
+    """Register ``handler`` for every event (idempotent, so ``ready()`` may run twice).
+
+    A handler may also offer ``handler.many(events)``; it then gets the events of one commit
+    together (``emit_many``), so it can look things up once for all of them.
+    """
     if handler not in _listeners:
         _listeners.append(handler)
     return handler
 
 
-def emit(event_type: str, *, hub=None, payload: dict, sector: str = "") -> Event:
-    """Announce ``event_type`` once the current transaction commits. ``payload`` must be JSON-ready."""
+def event(event_type: str, *, hub=None, payload: dict, sector: str = "") -> Event:
+    """An ``Event`` checked against ``EVENT_TYPES``, for ``emit_many``."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}; add it to gigafactory.events.EVENT_TYPES.")
-    event = Event(type=event_type, hub_id=getattr(hub, "pk", hub), payload=payload, sector=sector)
+    return Event(type=event_type, hub_id=getattr(hub, "pk", hub), payload=payload, sector=sector)
 
-    def deliver():
-        for handler in list(_listeners):
+
+def emit(event_type: str, *, hub=None, payload: dict, sector: str = "") -> Event:
+    """Announce ``event_type`` once the current transaction commits. ``payload`` must be JSON-ready."""
+    announced = event(event_type, hub=hub, payload=payload, sector=sector)
+    emit_many([announced])
+    return announced
+
+
+def _deliver(events: list[Event]) -> None:
+    for handler in list(_listeners):
+        many = getattr(handler, "many", None)
+        batches = [events] if many is not None else [[e] for e in events]
+        for batch in batches:
             try:
-                handler(event)
+                many(batch) if many is not None else handler(batch[0])
             except Exception:
                 # One broken listener must not stop the others, nor fail the committed request.
-                log.exception("event listener %s failed for %s", handler, event.type)
+                log.exception("event listener %s failed for %s", handler, ", ".join(e.type for e in batch))
 
-    transaction.on_commit(deliver)
-    return event
+
+def emit_many(events: list[Event]) -> None:
+    """Announce ``events`` (built with ``event``) together once the current transaction commits."""
+    if events:
+        transaction.on_commit(partial(_deliver, list(events)))

@@ -126,6 +126,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection before and after every task unless this is
+# set; gigafactory.celery closes only broken or old ones instead (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1000
 # The queue tasks are sent to, by the web processes and by tasks that send tasks. A separate
 # deployment (or a test's own worker) sharing one Redis sets its own.
 CELERY_TASK_DEFAULT_QUEUE = env("GF_CELERY_QUEUE", default="celery")

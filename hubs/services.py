@@ -2,6 +2,7 @@
 changes, writes the audit trail and queues notifications in one transaction."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -39,20 +40,59 @@ S = MembershipStatus
 # --- Notifications ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One message for the inboxes of ``user_ids``; a user gets it once per ``dedupe_key``."""
+
+    user_ids: tuple[int, ...]
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
+    dedupe_key: str = ""
+
+
 def notify(*, users, kind: str, title: str, body: str = "", url: str = "", dedupe_key: str) -> list[Notification]:
     """Put an item in each user's inbox (once per ``dedupe_key``) and e-mail it after commit."""
-    from .tasks import send_notification_email
+    notice = Notice(tuple(u.pk for u in users), kind, title, body, url, dedupe_key)
+    return notify_many([notice])
 
-    created = []
-    for user in users:
-        notification, was_created = Notification.objects.get_or_create(
-            user=user,
-            dedupe_key=dedupe_key[:200],
-            defaults={"kind": kind, "title": title[:200], "body": body, "url": url},
-        )
-        if was_created:
-            created.append(notification)
-            outbox.send_on_commit(send_notification_email, notification.pk)  # never fails the request
+
+def notify_many(notices) -> list[Notification]:
+    """Deliver many ``Notice``s with a few statements (the batch screening uses this); e-mails
+    go to the worker in one task per commit. Returns the notifications created."""
+    from .tasks import send_notification_emails
+
+    wanted: dict[tuple[int, str], Notification] = {}
+    for n in notices:
+        key = n.dedupe_key[:200]
+        for user_id in n.user_ids:
+            wanted.setdefault(
+                (user_id, key),
+                Notification(user_id=user_id, dedupe_key=key, kind=n.kind, title=n.title[:200], body=n.body, url=n.url),
+            )
+    if not wanted:
+        return []
+    had = set(
+        Notification.objects.filter(
+            user_id__in={user for user, _ in wanted}, dedupe_key__in={key for _, key in wanted}
+        ).values_list("user_id", "dedupe_key")
+    )
+    new = [n for pair, n in wanted.items() if pair not in had]
+    try:
+        with transaction.atomic():
+            created = Notification.objects.bulk_create(new)
+    except IntegrityError:  # a concurrent transaction delivered one of them first
+        created = []
+        for n in new:
+            fields = {"kind": n.kind, "title": n.title, "body": n.body, "url": n.url}
+            notification, was_created = Notification.objects.get_or_create(
+                user_id=n.user_id, dedupe_key=n.dedupe_key, defaults=fields
+            )
+            if was_created:
+                created.append(notification)
+    if created:
+        outbox.send_on_commit(send_notification_emails, [n.pk for n in created])  # never fails the request
     return created
 
 

@@ -36,6 +36,15 @@ def send_notification_email(notification_id: int) -> bool:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """E-mail the inbox items of one commit, one by one. Returns how many were sent.
+
+    Safe to run again after a failure: the items already sent are claimed and skipped.
+    """
+    return sum(send_notification_email.run(pk) for pk in notification_ids)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
 def send_invitation_email(invitation_id: int) -> bool:
     from .services import invitation_url
 

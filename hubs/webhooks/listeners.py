@@ -11,3 +11,12 @@ def on_event(event: Event) -> None:
     from .services import deliveries_create_for_event
 
     deliveries_create_for_event(event)
+
+
+def _on_events(events: list[Event]) -> None:
+    from .services import deliveries_create_for_events
+
+    deliveries_create_for_events(events)
+
+
+on_event.many = _on_events  # the events of one commit together (gigafactory.events.emit_many)

@@ -314,51 +314,75 @@ def event_body(event: Event, hub: Hub | None) -> str:
     return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
 
 
-def endpoints_for_event(event: Event) -> list[Endpoint]:
-    """Active endpoints that want ``event``: those of its hub, and network-scoped ones for public news."""
+def endpoints_for_events(events: list[Event]) -> dict[str, list[Endpoint]]:
+    """For each event id, the active endpoints that want it: those of its hub, and network-scoped
+    ones for public news. One query for all the events."""
     from django.db.models import Q
 
-    where = Q(hub_id=event.hub_id) if event.hub_id is not None else Q(pk__in=[])
-    if event.type in PUBLIC_EVENT_TYPES:
+    where = Q(pk__in=[])
+    hubs = {e.hub_id for e in events if e.hub_id is not None}
+    if hubs:
+        where |= Q(hub_id__in=hubs)
+    if any(e.type in PUBLIC_EVENT_TYPES for e in events):
         where |= Q(scope=EndpointScope.NETWORK)
-    candidates = Endpoint.objects.filter(where, status=EndpointStatus.ACTIVE)
+    candidates = list(Endpoint.objects.filter(where, status=EndpointStatus.ACTIVE).order_by("pk"))
     # event_types is a small JSON list; filtering it in Python works on SQLite and PostgreSQL alike.
-    return [e for e in candidates if wants(e, event.type)]
+    return {
+        e.id: [
+            endpoint
+            for endpoint in candidates
+            if (
+                (e.hub_id is not None and endpoint.hub_id == e.hub_id)
+                or (e.type in PUBLIC_EVENT_TYPES and endpoint.scope == EndpointScope.NETWORK)
+            )
+            and wants(endpoint, e.type)
+        ]
+        for e in events
+    }
 
 
-def deliveries_create_for_event(event: Event) -> int:
-    """One pending delivery per matching endpoint; running it again adds nothing. Returns the
-    number of deliveries that exist for the event."""
+def endpoints_for_event(event: Event) -> list[Endpoint]:
+    """Active endpoints that want ``event``: those of its hub, and network-scoped ones for public news."""
+    return endpoints_for_events([event])[event.id]
+
+
+def deliveries_create_for_events(events: list[Event]) -> None:
+    """One pending delivery per event and matching endpoint; running it again adds nothing."""
     from .tasks import attempt_delivery
 
-    endpoints = endpoints_for_event(event)
-    if not endpoints:
-        return 0
-    hub = Hub.objects.filter(pk=event.hub_id).first() if event.hub_id else None
-    body = event_body(event, hub)
+    wanted = endpoints_for_events(events)
+    events = [e for e in events if wanted[e.id]]
+    if not events:
+        return
+    hubs = Hub.objects.in_bulk({e.hub_id for e in events if e.hub_id is not None})
     now = timezone.now()
     with transaction.atomic():
         Delivery.objects.bulk_create(
             [
                 Delivery(
                     endpoint=endpoint,
-                    event_id=event.id,
-                    event_type=event.type,
-                    body=body,
+                    event_id=e.id,
+                    event_type=e.type,
+                    body=event_body(e, hubs.get(e.hub_id)),
                     next_attempt_at=now,
-                    retry_until=event.occurred_at + RETRY_WINDOW,
+                    retry_until=e.occurred_at + RETRY_WINDOW,
                 )
-                for endpoint in endpoints
+                for e in events
+                for endpoint in wanted[e.id]
             ],
             ignore_conflicts=True,
         )
-        waiting = list(
-            Delivery.objects.filter(event_id=event.id, status=DeliveryStatus.PENDING, attempt_count=0).values_list(
-                "pk", flat=True
-            )
-        )
+        waiting = Delivery.objects.filter(
+            event_id__in=[e.id for e in events], status=DeliveryStatus.PENDING, attempt_count=0
+        ).values_list("pk", flat=True)
         for pk in waiting:
             attempt_delivery.delay_on_commit(pk)
+
+
+def deliveries_create_for_event(event: Event) -> int:
+    """One pending delivery per matching endpoint; running it again adds nothing. Returns the
+    number of deliveries that exist for the event."""
+    deliveries_create_for_events([event])
     return Delivery.objects.filter(event_id=event.id).count()
 
 
