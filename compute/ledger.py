@@ -144,7 +144,7 @@ def post_many(movements: list[Movement]) -> list[tuple[Transaction, bool]]:
             entries.append(
                 Entry(transaction=txn, account_id=p.account.pk, amount=p.amount, balance_after=running[p.account.pk])
             )
-    new = [txn for txn in plan if txn.pk is None]
+    new = list({id(txn): txn for txn in plan if txn.pk is None}.values())  # a key repeated in the list: once
     Transaction.objects.bulk_create(new)
     for entry in entries:
         entry.transaction_id = entry.transaction.pk

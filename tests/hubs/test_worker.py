@@ -28,3 +28,28 @@ def test_delivering_a_notification_twice_sends_one_email(member, django_capture_
     assert send_notification_email(notification.pk) is False
     assert len(mail.outbox) == 1
     assert services.notify(users=[member], kind="test", title="Hello", dedupe_key="hello") == []
+
+
+def test_many_notices_of_one_commit_are_delivered_once_each_and_mailed_by_one_task(
+    member, staff, django_capture_on_commit_callbacks
+):
+    notices = [
+        services.Notice((member.pk, staff.pk), "test", "First", dedupe_key="first"),
+        services.Notice((member.pk,), "test", "First again", dedupe_key="first"),  # same key: not twice
+        services.Notice((staff.pk,), "test", "Second", dedupe_key="second"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        created = services.notify_many(notices)
+    assert sorted((n.user_id, n.title) for n in created) == sorted(
+        [(member.pk, "First"), (staff.pk, "First"), (staff.pk, "Second")]
+    )
+    assert len(callbacks) == 1  # one e-mail task for the three
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == sorted(
+        [
+            (member.email, "[AI Gigafactory Network] First"),
+            (staff.email, "[AI Gigafactory Network] First"),
+            (staff.email, "[AI Gigafactory Network] Second"),
+        ]
+    )
+    assert services.notify_many(notices) == []
+    assert Notification.objects.count() == 3

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from gigafactory import events
 from gigafactory.audit import audit_trail_for
 from gigafactory.events import Event, emit
 from hubs.models import Notification
@@ -312,3 +313,48 @@ def test_staff_of_another_hub_cannot_register_or_change_an_endpoint(hub, staff, 
         services.endpoint_update(endpoint=endpoint, acting_user=other_staff, url="https://evil.example.org/")
     with pytest.raises(PermissionDenied):
         services.endpoint_rotate_secret(endpoint=endpoint, acting_user=other_staff)
+
+
+def test_the_events_of_one_commit_reach_each_endpoint_that_wants_them_once(
+    hub, other_hub, staff, other_staff, receiver, django_capture_on_commit_callbacks
+):
+    own, _ = make_endpoint(hub=hub, acting_user=staff, url=receiver.url + "/own", event_types=["*"])
+    network, _ = make_endpoint(
+        hub=other_hub,
+        acting_user=other_staff,
+        url=receiver.url + "/net",
+        event_types=["*"],
+        scope=EndpointScope.NETWORK,
+    )
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        events.emit_many(
+            [
+                events.event("application.decided", hub=hub, payload={"application": 1, "decision": "approved"}),
+                events.event("allocation.created", hub=hub, payload={"allocation": 7, "application": 1}),
+                events.event("call.opened", hub=other_hub, payload={"call": 3, "title": "Open call"}),
+            ]
+        )
+    assert sorted(Delivery.objects.filter(endpoint=own).values_list("event_type", flat=True)) == [
+        "allocation.created",
+        "application.decided",
+    ]
+    assert list(Delivery.objects.filter(endpoint=network).values_list("event_type", flat=True)) == ["call.opened"]
+    assert sorted(r.path for r in receiver.requests) == ["/hooks/net", "/hooks/own", "/hooks/own"]
+    bodies = [json.loads(r.body) for r in receiver.requests if r.path == "/hooks/own"]
+    assert sorted(b["data"].get("allocation", 0) for b in bodies) == [0, 7]
+
+
+def test_events_of_a_rolled_back_transaction_are_never_announced(
+    hub, staff, receiver, django_capture_on_commit_callbacks
+):
+    make_endpoint(hub=hub, acting_user=staff, url=receiver.url, event_types=["*"])
+
+    def decide_and_fail():
+        with transaction.atomic():
+            events.emit_many([events.event("application.decided", hub=hub, payload={"application": 1})])
+            raise RuntimeError("the decision failed")
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic(), pytest.raises(RuntimeError):
+        decide_and_fail()
+    assert not Delivery.objects.exists()
+    assert receiver.requests == []
