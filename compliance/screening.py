@@ -31,11 +31,16 @@ def _linked_many(applications) -> list[list[AISystem]]:
 
 
 @screening_check("ai_act_prohibited", "No prohibited AI practice (AI Act Art. 5)", rejects=True, many=True)
-def no_prohibited_system(applications):
-    return [_no_prohibited_system(systems) for systems in _linked_many(applications)]
+def _no_prohibited_systems(applications):
+    return [_no_prohibited(systems) for systems in _linked_many(applications)]
 
 
-def _no_prohibited_system(systems):
+def no_prohibited_system(application):
+    """The ``ai_act_prohibited`` check for one application."""
+    return _no_prohibited(_linked(application))
+
+
+def _no_prohibited(systems):
     prohibited = [s for s in systems if s.risk_class == RiskClass.PROHIBITED]
     if prohibited:
         names = ", ".join(f"'{s}'" for s in prohibited)
@@ -49,8 +54,13 @@ def _no_prohibited_system(systems):
 
 
 @screening_check("ai_act_signoff", "AI systems classified; high-risk ones approved by the ethics board", many=True)
-def classified_and_signed_off(applications):
+def _classified_and_signed_off_many(applications):
     return [_classified_and_signed_off(systems) for systems in _linked_many(applications)]
+
+
+def classified_and_signed_off(application):
+    """The ``ai_act_signoff`` check for one application."""
+    return _classified_and_signed_off(_linked(application))
 
 
 def _classified_and_signed_off(systems):

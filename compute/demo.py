@@ -724,7 +724,7 @@ def _application(spec, projects, calls, resources, people, staff, admin, now):
         _force_submitted(app, applicant, submitted_at)
         if spec.state == A.SCREENING:
             # The screening task's first step: claim the round and record every check's result.
-            screening._claim(app.pk, app.screening_round)
+            screening._claim(app.pk, app.screening_round, batch_size=1)
             app.refresh_from_db()
         return app, True
 
@@ -732,8 +732,9 @@ def _application(spec, projects, calls, resources, people, staff, admin, now):
     if spec.state == A.WITHDRAWN:
         services.application_withdraw(application=app, acting_user=applicant)
         return app, True
-    # What the worker does; the task queued by the submission finds it done and skips.
-    screening.screen_and_decide(application_id=app.pk, screening_round=app.screening_round)
+    # What the worker does; the task queued by the submission finds it done and skips. Alone, so
+    # that the demo's applications left "submitted" on purpose stay so.
+    screening.screen_and_decide(application_id=app.pk, screening_round=app.screening_round, batch_size=1)
     app.refresh_from_db()
 
     rubric = call.rubric or []

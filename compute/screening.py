@@ -385,19 +385,19 @@ def _decide(claimed: list[tuple[int, int]]) -> dict[int, str]:
     return outcomes
 
 
-def screen_and_decide(*, application_id: int, screening_round: int) -> str:
+def screen_and_decide(*, application_id: int, screening_round: int, batch_size: int = BATCH_SIZE) -> str:
     """Screen one submission round (and a batch of other submitted applications with it) and
     apply the decision rule of each call's track.
 
     Returns the outcome for ``application_id``: "approved", "rejected", "in_review" or
-    "skipped" (nothing left to do).
+    "skipped" (nothing left to do). ``batch_size=1`` screens this application alone.
     """
     if not Application.objects.filter(
         pk=application_id, screening_round=screening_round, status__in=RESUMABLE
     ).exists():
         return "skipped"  # the common case in a busy queue: a batch decided it already
     try:
-        claimed = _claim(application_id, screening_round)
+        claimed = _claim(application_id, screening_round, batch_size=batch_size)
     except BatchFailed:
         log.exception("Screening the batch of application %s failed; screening it alone", application_id)
         claimed = _claim(application_id, screening_round, batch_size=1)
