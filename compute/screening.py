@@ -15,8 +15,10 @@ runs one query for a hundred applications rather than one each.
 
 Checks run in registration order; keys are unique (re-registering a key replaces the check).
 
-``screen_and_decide`` is what the Celery task runs, for one submission round. It screens in
-batches: besides its own application it claims up to ``BATCH_SIZE - 1`` other submitted ones
+A submission kicks a worker (``kick``: at most one kick waits in the queue), and the kick runs
+``screen_waiting``: batches of up to ``BATCH_SIZE`` submitted applications until none is left.
+``screen_and_decide`` is what the per-application task runs (the sweeper sends it for a
+screening owed for too long), for one submission round. It also screens in batches: besides its own application it claims up to ``BATCH_SIZE - 1`` other submitted ones
 that no other run holds (``SELECT ... FOR UPDATE SKIP LOCKED``), so that a busy queue is
 decided a hundred at a time; their own messages then find them decided and return "skipped".
 It is safe to run twice and after a worker crash:
@@ -37,12 +39,15 @@ one bad application never holds up the others.
 import itertools
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from gigafactory import outbox
 from gigafactory.audit import audit_event
 from gigafactory.models import AuditEvent
 from hubs.models import Membership, MembershipStatus, Profile
@@ -252,29 +257,37 @@ BATCH_SIZE = 100  # applications screened and decided together by one run
 RESUMABLE = (A.SUBMITTED, A.SCREENING)
 
 
-def _claim(application_id: int, screening_round: int, *, batch_size: int = BATCH_SIZE) -> list[tuple[int, int]]:
+def _claim(
+    application_id: int | None, screening_round: int = 0, *, batch_size: int = BATCH_SIZE
+) -> list[tuple[int, int]]:
     """Take the round's screening for this run, with up to ``batch_size - 1`` other submitted
-    applications, and record the missing results. Returns the ``(pk, round)`` claimed, this
-    application first; empty if it is not ours (moved on, or another run holds it now)."""
+    applications (``application_id=None``: up to ``batch_size`` of them, oldest first), and
+    record the missing results. Returns the ``(pk, round)`` claimed, this application first;
+    empty if it is not ours (moved on, or another run holds it now)."""
     with transaction.atomic():
-        own = (
-            Application.objects.select_for_update(skip_locked=True)
-            .filter(pk=application_id, screening_round=screening_round, status__in=RESUMABLE)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if own is None:
-            return []
+        own = None
+        if application_id is not None:
+            own = (
+                Application.objects.select_for_update(skip_locked=True)
+                .filter(pk=application_id, screening_round=screening_round, status__in=RESUMABLE)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if own is None:
+                return []
+        room = batch_size - (own is not None)
         others = []
-        if batch_size > 1:
+        if room > 0:
             others = list(
                 Application.objects.select_for_update(skip_locked=True)
                 .filter(status=A.SUBMITTED)
                 .exclude(pk=application_id)
                 .order_by("submitted_at", "pk")
-                .values_list("pk", "screening_round")[: batch_size - 1]
+                .values_list("pk", "screening_round")[:room]
             )
-        claimed = [(application_id, screening_round), *others]
+        if own is None and not others:
+            return []
+        claimed = ([(application_id, screening_round)] if own is not None else []) + others
         won = [pk for pk, _ in others] + ([application_id] if own == A.SUBMITTED else [])
         Application.objects.filter(pk__in=won, status=A.SUBMITTED).update(status=A.SCREENING, updated_at=timezone.now())
         if own == A.SCREENING:
@@ -385,6 +398,24 @@ def _decide(claimed: list[tuple[int, int]]) -> dict[int, str]:
     return outcomes
 
 
+def _decide_with_fallback(claimed) -> dict[int, str]:
+    """``_decide`` the batch; if it fails, decide each application alone, the first one last (its
+    error, if it has one, is raised: it is the caller's own)."""
+    try:
+        return _decide(claimed)
+    except Exception:
+        if len(claimed) == 1:
+            raise
+        log.exception("Deciding the batch of application %s failed; deciding each alone", claimed[0][0])
+    outcomes = {}
+    for pair in claimed[1:]:
+        try:
+            outcomes |= _decide([pair])
+        except Exception:
+            log.exception("Deciding application %s failed; the sweeper sends it again", pair[0])
+    return outcomes | _decide(claimed[:1])
+
+
 def screen_and_decide(*, application_id: int, screening_round: int, batch_size: int = BATCH_SIZE) -> str:
     """Screen one submission round (and a batch of other submitted applications with it) and
     apply the decision rule of each call's track.
@@ -403,17 +434,70 @@ def screen_and_decide(*, application_id: int, screening_round: int, batch_size: 
         claimed = _claim(application_id, screening_round, batch_size=1)
     if not claimed:
         return "skipped"
-    try:
-        outcomes = _decide(claimed)
-    except Exception:
-        if len(claimed) == 1:
-            raise
-        log.exception("Deciding the batch of application %s failed; deciding each alone", application_id)
-        outcomes = {}
-        for pair in claimed[1:]:
-            try:
-                outcomes |= _decide([pair])
-            except Exception:
-                log.exception("Deciding application %s failed; the sweeper sends it again", pair[0])
-        outcomes |= _decide(claimed[:1])
+    outcomes = _decide_with_fallback(claimed)
     return outcomes[application_id]
+
+
+# --- Kicking a worker -----------------------------------------------------------------------
+
+KICK_KEY = "compute:screening-kick"
+KICK_SECONDS = 30  # a kick lost with its worker: the next submission after this kicks again
+
+
+def kick() -> None:
+    """Ask a worker to screen what is submitted (``application_submit`` calls this on commit).
+
+    At most one kick waits in the queue at a time (a key in the cache), so a burst of a thousand
+    submissions costs a few messages, not a thousand. Never fails the request: if the cache or
+    the broker is away, the sweeper (``resend_stalled_screenings``) sends what is owed later.
+    """
+    from .tasks import screen_submitted
+
+    try:
+        first = cache.add(KICK_KEY, "1", KICK_SECONDS)
+    except Exception:  # the cache is away (it is Redis, as the broker): send anyway
+        log.warning("Cache unreachable: sending a screening kick without the de-duplication key")
+        first = True
+    if first and not outbox.send(screen_submitted):
+        with suppress(Exception):
+            cache.delete(KICK_KEY)
+
+
+def screen_waiting(*, batch_size: int = BATCH_SIZE) -> int:
+    """Screen and decide the submitted applications, a batch at a time, until none is left (what
+    a kick runs). A full batch kicks again first, so that another worker process can take the
+    next batch at the same time. Returns how many applications this run decided."""
+    with suppress(Exception):
+        cache.delete(KICK_KEY)  # submissions from now on kick again
+    decided = 0
+    while True:
+        try:
+            claimed = _claim(None, batch_size=batch_size)
+        except BatchFailed:
+            log.exception("Screening a batch of submitted applications failed; screening them one by one")
+            return decided + _screen_one_by_one(batch_size)
+        if not claimed:
+            return decided
+        if len(claimed) == batch_size:
+            kick()
+        try:
+            outcomes = _decide_with_fallback(claimed)
+        except Exception:  # left in screening with its results: the sweeper sends it again
+            log.exception("Deciding application %s failed; the sweeper sends it again", claimed[0][0])
+            continue
+        decided += sum(outcome != "skipped" for outcome in outcomes.values())
+
+
+def _screen_one_by_one(count: int) -> int:
+    """Screen up to ``count`` submitted applications each on its own; one that fails is logged and
+    left submitted (the sweeper sends it again), the others go on."""
+    waiting = Application.objects.filter(status=A.SUBMITTED).order_by("submitted_at", "pk")
+    decided = 0
+    for pk, screening_round in waiting.values_list("pk", "screening_round")[:count]:
+        try:
+            outcome = screen_and_decide(application_id=pk, screening_round=screening_round, batch_size=1)
+        except Exception:
+            log.exception("Screening application %s failed; the sweeper sends it again", pk)
+            continue
+        decided += outcome != "skipped"
+    return decided

@@ -24,7 +24,6 @@ from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
-from gigafactory import outbox
 from gigafactory.audit import audit_event, audit_record
 from gigafactory.errors import InvalidTransition
 from gigafactory.events import emit, emit_many, event
@@ -408,7 +407,7 @@ def application_update_draft(*, application, acting_user, resource_rows=None, **
 @transaction.atomic
 def application_submit(*, application, acting_user) -> Application:
     """draft | changes_requested -> submitted; screening starts when the transaction commits."""
-    from .tasks import screen_application
+    from . import screening  # screening imports this module
 
     app = _locked(application)
     _require_project_member(acting_user, app.project)
@@ -475,8 +474,9 @@ def application_submit(*, application, acting_user) -> Application:
             "url": _link(app),
         },
     )
-    # Never fails the request if the broker is away: resend_stalled_screenings sends it later.
-    outbox.send_on_commit(screen_application, app.pk, new_round)
+    # A worker screens it (with whatever else is waiting) once this commits. Never fails the
+    # request if the broker is away: resend_stalled_screenings sends what is owed later.
+    transaction.on_commit(screening.kick)
     _copy_into(application, app)
     return application
 

@@ -18,6 +18,14 @@ def screen_application(application_id: int, screening_round: int) -> str:
     return screen_and_decide(application_id=application_id, screening_round=screening_round)
 
 
+@shared_task(acks_late=True)
+def screen_submitted() -> int:
+    """Screen and decide every submitted application, a batch at a time (sent by ``screening.kick``)."""
+    from .screening import screen_waiting
+
+    return screen_waiting()
+
+
 @shared_task
 def expire_allocations() -> int:
     """Daily: expire allocations past their end date and return unused credits to the call budget."""

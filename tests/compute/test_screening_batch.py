@@ -5,12 +5,13 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compliance.models import RiskClass
-from compute import screening
+from compute import screening, services
 from compute.models import MILLI, Allocation, Application, AppStatus, ScreeningResult, Track
 from gigafactory.models import AuditEvent
 from tests.compliance.factories import AISystemFactory
@@ -173,3 +174,36 @@ def test_an_application_another_run_holds_is_left_to_that_run(hub, member):
         release.set()
         thread.join()
     assert screening.screen_and_decide(application_id=held.pk, screening_round=1) == "approved"
+
+
+def test_a_submission_kicks_a_worker_unless_a_kick_already_waits(
+    hub, project, member, django_capture_on_commit_callbacks
+):
+    call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
+    first, second = (ApplicationFactory(call=call, project=project, applicant=member) for _ in range(2))
+    cache.set(screening.KICK_KEY, "1", 30)  # a kick is in the queue, not taken by a worker yet
+    with django_capture_on_commit_callbacks(execute=True):
+        services.application_submit(application=first, acting_user=member)
+    assert statuses([first]) == [A.SUBMITTED]  # no second kick: the waiting one will take it
+
+    assert screening.screen_waiting() == 1  # what the waiting kick runs, once a worker takes it
+    assert statuses([first]) == [A.APPROVED]
+    assert cache.get(screening.KICK_KEY) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        services.application_submit(application=second, acting_user=member)
+    assert statuses([second]) == [A.APPROVED]  # kicked and screened (in-process in tests)
+
+
+def test_waiting_applications_are_screened_around_one_that_breaks_a_check(hub, project, monkeypatch):
+    call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
+    poison, *good = submitted(call, project, 4)
+    monkeypatch.setattr(screening, "_REGISTRY", dict(screening._REGISTRY))
+
+    @screening.screening_check("fragile", "A check that breaks on one application")
+    def fragile(app):
+        if app.pk == poison.pk:
+            raise ConnectionError("registry down for this one")
+        return True, "fine"
+
+    assert screening.screen_waiting() == 3
+    assert statuses([poison, *good]) == [A.SUBMITTED, A.APPROVED, A.APPROVED, A.APPROVED]
