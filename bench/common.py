@@ -17,6 +17,8 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gigafactory.settings")
     os.environ.setdefault("DATABASE_URL", BENCH_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+    # As docker-compose deploys it: e-mail on a queue of its own, for the mailer worker.
+    os.environ.setdefault("GF_MAIL_QUEUE", "mail")
     import django
 
     django.setup()

@@ -129,6 +129,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fixup closes the database connection before and after every task unless this is
 # set; gigafactory.celery closes only broken or old ones instead (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
 CELERY_DB_REUSE_MAX = 1000
+# E-mail tasks go to a queue of their own when GF_MAIL_QUEUE is set (docker-compose runs the
+# "mailer" worker on it), so that a burst of e-mail never waits in front of screenings.
+MAIL_QUEUE = env("GF_MAIL_QUEUE", default="")
+MAIL_TASKS = ("*.send_*email", "*.send_*emails", "*.send_daily_digests", "*.send_clinic_reminders")
+CELERY_TASK_ROUTES = {pattern: {"queue": MAIL_QUEUE} for pattern in MAIL_TASKS} if MAIL_QUEUE else {}
 # The queue tasks are sent to, by the web processes and by tasks that send tasks. A separate
 # deployment (or a test's own worker) sharing one Redis sets its own.
 CELERY_TASK_DEFAULT_QUEUE = env("GF_CELERY_QUEUE", default="celery")

@@ -3,7 +3,6 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection, send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -20,34 +19,40 @@ def send_notification_email(notification_id: int) -> bool:
 def send_notification_emails(notification_ids: list[int]) -> int:
     """E-mail the inbox items of one commit over one mail connection. Returns how many were sent.
 
-    Each item is claimed (``emailed_at``) before it is sent, so a second run sends nothing twice.
-    If sending fails, the items not sent yet are released and the task retries.
+    Each item is claimed (``emailed_at``, a conditional UPDATE) before it is sent, so a second run
+    sends nothing twice. If sending fails, that item is released and the task retries.
     """
-    with transaction.atomic():
-        rows = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("user", "user__profile")
-            .filter(pk__in=notification_ids, emailed_at__isnull=True)
-            .order_by("pk")
-        )
-        due = [n for n in rows if n.user.is_active and _wants_email(n.user)]
-        Notification.objects.filter(pk__in=[n.pk for n in due]).update(emailed_at=timezone.now())
-    sent = 0
+    rows = (
+        Notification.objects.select_related("user", "user__profile")
+        .filter(pk__in=notification_ids, emailed_at__isnull=True)
+        .order_by("pk")
+    )
+    sent, connection = 0, None
     try:
-        with get_connection() as connection:
-            for notification in due:
-                context = {"notification": notification, "user": notification.user, "site_url": settings.SITE_URL}
-                message = EmailMessage(
+        for notification in rows:
+            if not (notification.user.is_active and _wants_email(notification.user)):
+                continue
+            claim = Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True)
+            if not claim.update(emailed_at=timezone.now()):
+                continue  # another run of this task sent it
+            context = {"notification": notification, "user": notification.user, "site_url": settings.SITE_URL}
+            try:
+                if connection is None:  # opened for the first message only: often there is none
+                    connection = get_connection()
+                    connection.open()
+                EmailMessage(
                     subject=f"[AI Gigafactory Network] {notification.title}",
                     body=render_to_string("email/notification.txt", context),
                     to=[notification.user.email],
                     connection=connection,
-                )
-                message.send()
-                sent += 1
-    except OSError:
-        Notification.objects.filter(pk__in=[n.pk for n in due[sent:]]).update(emailed_at=None)
-        raise
+                ).send()
+            except OSError:
+                Notification.objects.filter(pk=notification.pk).update(emailed_at=None)
+                raise
+            sent += 1
+    finally:
+        if connection is not None:
+            connection.close()
     return sent
 
 

@@ -364,3 +364,21 @@ def test_every_periodic_task_in_the_beat_schedule_exists():
         "compliance.assurance.tasks.resend_pending",
         "gigafactory.tasks.forget_expired_idempotency_keys",
     } <= names
+
+
+def test_with_a_mail_queue_every_email_task_and_no_other_is_routed_to_it():
+    from fnmatch import fnmatchcase
+
+    from celery.app.routes import Router, prepare
+    from django.conf import settings
+
+    from gigafactory.celery import app
+
+    routes = {pattern: {"queue": "mail"} for pattern in settings.MAIL_TASKS}
+    router = Router(prepare(routes), app.amqp.queues, create_missing=True, app=app)
+    app.loader.import_default_modules()  # every app's tasks module (autodiscovery is lazy)
+    names = sorted(name for name in app.tasks if not name.startswith("celery."))
+    mailed = {name for name in names if router.route({}, name).get("queue").name == "mail"}
+    assert {n for n in names if "email" in n or n.endswith(("_digests", "_reminders"))} == mailed
+    assert "hubs.tasks.send_notification_emails" in mailed
+    assert not any(fnmatchcase("compute.tasks.screen_submitted", p) for p in settings.MAIL_TASKS)
