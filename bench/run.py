@@ -428,7 +428,7 @@ def measure_decisions(*, count, processes):
         [ResourceRequest(application=a, resource=resource, gpu_hours=10) for a in drafts]
     )
     celery_app.control.purge()
-    cache.delete(screening.KICK_KEY)  # a kick left by an earlier run: its message was just purged
+    cache.delete(screening.kick_key())  # a kick left by an earlier run: its message was just purged
     for application in drafts:
         services.application_submit(application=application, acting_user=application.applicant)
     ids = [a.pk for a in drafts]

@@ -532,7 +532,9 @@ def seed(log) -> None:
     level = trace.level
     trace.setLevel(logging.WARNING)
     try:
-        with transaction.atomic():
+        # The seed screens each application itself; a kick would also screen the ones it
+        # leaves "submitted" on purpose.
+        with screening.kicks_paused(), transaction.atomic():
             _seed(log)
     finally:
         trace.setLevel(level)

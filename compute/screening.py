@@ -18,10 +18,10 @@ Checks run in registration order; keys are unique (re-registering a key replaces
 A submission kicks a worker (``kick``: at most one kick waits in the queue), and the kick runs
 ``screen_waiting``: batches of up to ``BATCH_SIZE`` submitted applications until none is left.
 ``screen_and_decide`` is what the per-application task runs (the sweeper sends it for a
-screening owed for too long), for one submission round. It also screens in batches: besides its own application it claims up to ``BATCH_SIZE - 1`` other submitted ones
-that no other run holds (``SELECT ... FOR UPDATE SKIP LOCKED``), so that a busy queue is
-decided a hundred at a time; their own messages then find them decided and return "skipped".
-It is safe to run twice and after a worker crash:
+screening owed for too long), for one submission round. It also screens in batches: besides
+its own application it claims up to ``BATCH_SIZE - 1`` other submitted ones that no other run
+holds (``SELECT ... FOR UPDATE SKIP LOCKED``); their own messages then find them decided and
+return "skipped". Both are safe to run twice and after a worker crash:
 
 1. claim: lock the application if no other run holds it; ``submitted -> screening`` for the
    batch, in one transaction with one ``ScreeningResult`` per check (unique per round). If a
@@ -39,7 +39,8 @@ one bad application never holds up the others.
 import itertools
 import logging
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
@@ -288,7 +289,7 @@ def _claim(
         if own is None and not others:
             return []
         claimed = ([(application_id, screening_round)] if own is not None else []) + others
-        won = [pk for pk, _ in others] + ([application_id] if own == A.SUBMITTED else [])
+        won = {pk for pk, _ in others} | ({application_id} if own == A.SUBMITTED else set())
         Application.objects.filter(pk__in=won, status=A.SUBMITTED).update(status=A.SCREENING, updated_at=timezone.now())
         if own == A.SCREENING:
             log.info("Resuming screening of application %s round %s", application_id, screening_round)
@@ -440,8 +441,34 @@ def screen_and_decide(*, application_id: int, screening_round: int, batch_size: 
 
 # --- Kicking a worker -----------------------------------------------------------------------
 
-KICK_KEY = "compute:screening-kick"
-KICK_SECONDS = 30  # a kick lost with its worker: the next submission after this kicks again
+KICK_SECONDS = 10  # a kick lost with its worker: the next submission after this kicks again
+
+
+def kick_key() -> str:
+    """The cache key that says a kick waits, one per queue (the queue this process sends to)."""
+    from gigafactory.celery import app
+
+    return f"compute:screening-kick:{app.conf.task_default_queue}"
+
+
+_kicks_paused = ContextVar("screening_kicks_paused", default=False)
+
+
+@contextmanager
+def kicks_paused():
+    """Submissions committed inside send no kick: for code that screens them itself (the demo
+    seed, which leaves some applications "submitted" on purpose)."""
+    token = _kicks_paused.set(True)
+    try:
+        yield
+    finally:
+        _kicks_paused.reset(token)
+
+
+def kick_on_commit() -> None:
+    """``kick`` once the current transaction commits (unless kicks are paused now)."""
+    if not _kicks_paused.get():
+        transaction.on_commit(kick)
 
 
 def kick() -> None:
@@ -454,13 +481,13 @@ def kick() -> None:
     from .tasks import screen_submitted
 
     try:
-        first = cache.add(KICK_KEY, "1", KICK_SECONDS)
+        first = cache.add(kick_key(), "1", KICK_SECONDS)
     except Exception:  # the cache is away (it is Redis, as the broker): send anyway
         log.warning("Cache unreachable: sending a screening kick without the de-duplication key")
         first = True
     if first and not outbox.send(screen_submitted):
         with suppress(Exception):
-            cache.delete(KICK_KEY)
+            cache.delete(kick_key())
 
 
 def screen_waiting(*, batch_size: int = BATCH_SIZE) -> int:
@@ -468,7 +495,7 @@ def screen_waiting(*, batch_size: int = BATCH_SIZE) -> int:
     a kick runs). A full batch kicks again first, so that another worker process can take the
     next batch at the same time. Returns how many applications this run decided."""
     with suppress(Exception):
-        cache.delete(KICK_KEY)  # submissions from now on kick again
+        cache.delete(kick_key())  # submissions from now on kick again
     decided = 0
     while True:
         try:

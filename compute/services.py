@@ -178,15 +178,14 @@ def _move_many(apps, action, *, allowed, to, actor=None, values=None, after=None
 
     ``values`` are written on every row, ``each`` maps an application's pk to the values of its own
     row (e.g. its grant). ``after`` (a dict, or a function of the application that returns one) goes
-    into each audit event with the new status. The conditional UPDATE
-    is the guard: if another transaction moved one first, nothing changes and it raises
-    ``InvalidTransition``.
+    into each audit event with the new status. The conditional UPDATE is the guard: if another
+    transaction moved one first, nothing changes and it raises ``InvalidTransition``.
     """
     if not apps:
         return apps
     each = each or {}
-    now = timezone.now()
-    changes = {"status": to, "updated_at": now} | (values or {})
+    common = {"status": to, "updated_at": timezone.now()} | (values or {})
+    changes = dict(common)
     for name in {name for own in each.values() for name in own}:
         field = Application._meta.get_field(name)
         changes[name] = Case(*(When(pk=pk, then=Value(own[name])) for pk, own in each.items()), output_field=field)
@@ -198,7 +197,6 @@ def _move_many(apps, action, *, allowed, to, actor=None, values=None, after=None
             if app.status not in allowed:
                 raise _refusal(app, action)
         raise _refusal(apps[0], action)
-    common = {"status": to, "updated_at": now} | (values or {})
     events = []
     for app in apps:
         own = each.get(app.pk, {})
@@ -476,7 +474,7 @@ def application_submit(*, application, acting_user) -> Application:
     )
     # A worker screens it (with whatever else is waiting) once this commits. Never fails the
     # request if the broker is away: resend_stalled_screenings sends what is owed later.
-    transaction.on_commit(screening.kick)
+    screening.kick_on_commit()
     _copy_into(application, app)
     return application
 

@@ -181,14 +181,14 @@ def test_a_submission_kicks_a_worker_unless_a_kick_already_waits(
 ):
     call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
     first, second = (ApplicationFactory(call=call, project=project, applicant=member) for _ in range(2))
-    cache.set(screening.KICK_KEY, "1", 30)  # a kick is in the queue, not taken by a worker yet
+    cache.set(screening.kick_key(), "1", 30)  # a kick is in the queue, not taken by a worker yet
     with django_capture_on_commit_callbacks(execute=True):
         services.application_submit(application=first, acting_user=member)
     assert statuses([first]) == [A.SUBMITTED]  # no second kick: the waiting one will take it
 
     assert screening.screen_waiting() == 1  # what the waiting kick runs, once a worker takes it
     assert statuses([first]) == [A.APPROVED]
-    assert cache.get(screening.KICK_KEY) is None
+    assert cache.get(screening.kick_key()) is None
     with django_capture_on_commit_callbacks(execute=True):
         services.application_submit(application=second, acting_user=member)
     assert statuses([second]) == [A.APPROVED]  # kicked and screened (in-process in tests)
