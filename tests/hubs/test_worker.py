@@ -2,7 +2,9 @@
 
 import pytest
 from django.core import mail
+from django.db import connection
 
+from compute.tasks import screen_application
 from hubs import services
 from hubs.models import Notification
 from hubs.tasks import send_notification_email
@@ -53,3 +55,30 @@ def test_many_notices_of_one_commit_are_delivered_once_each_and_mailed_by_one_ta
     )
     assert services.notify_many(notices) == []
     assert Notification.objects.count() == 3
+
+
+def _other_sessions() -> set[tuple[int, object]]:
+    """(pid, start) of the other sessions on the test database: the worker's."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return set(cursor.fetchall())
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task(tmp_path, monkeypatch):
+    # Celery's Django fixup would open a new connection for every task (about 5 ms each);
+    # with CONN_MAX_AGE the worker keeps one, as a web process does between requests.
+    monkeypatch.setenv("DJANGO_CONN_MAX_AGE", "60")
+    with celery_worker(tmp_path) as (_process, log):
+        screen_application.delay(10**9, 1)  # no such application: one query, "skipped"
+        wait_for(lambda: log.read_text().count("succeeded") == 1, log=log)
+        first = _other_sessions()
+        for _ in range(20):
+            screen_application.delay(10**9, 1)
+        wait_for(lambda: log.read_text().count("succeeded") == 21, log=log)
+        assert first, "the worker's connection is open between tasks"
+        assert first == _other_sessions()  # the same session served the twenty tasks after it
