@@ -706,11 +706,7 @@ def write_docs(text, goals, shape, args, loads):
         old, COLDFRONT_START, COLDFRONT_END, "Not measured yet: `python bench/compare_coldfront.py --write-docs`."
     )
     notes = _section(old, NOTES_START, NOTES_END, "")
-    command = (
-        "make bench"
-        if args.only == "pages,http,memory,ingest,decisions"
-        else "python bench/run.py " + " ".join(sys.argv[1:])
-    )
+    command = "python bench/run.py " + " ".join(sys.argv[1:])
     path.write_text(
         "# Benchmarks\n\n"
         "Every figure below comes from a run of the scripts in `bench/`, written here by them; they are replaced "

@@ -126,7 +126,9 @@ def test_the_statements_of_a_batch_do_not_grow_with_its_size(hub, project):
     assert counts[0] <= 45, counts
 
 
-def test_a_check_that_fails_on_one_application_holds_up_only_that_one(hub, project, monkeypatch):
+@pytest.fixture
+def poisoned(hub, project, monkeypatch):
+    """Four submitted applications; a new check breaks on the first (the oldest submission)."""
     call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
     poison, *good = submitted(call, project, 4)
     monkeypatch.setattr(screening, "_REGISTRY", dict(screening._REGISTRY))
@@ -137,6 +139,11 @@ def test_a_check_that_fails_on_one_application_holds_up_only_that_one(hub, proje
             raise ConnectionError("registry down for this one")
         return True, "fine"
 
+    return poison, good
+
+
+def test_a_check_that_fails_on_one_application_holds_up_only_that_one(poisoned):
+    poison, good = poisoned
     # Its batch holds the poison (the oldest submission): the run falls back to its own application.
     assert screening.screen_and_decide(application_id=good[0].pk, screening_round=1) == "approved"
     assert statuses([poison, *good]) == [A.SUBMITTED, A.APPROVED, A.SUBMITTED, A.SUBMITTED]
@@ -194,16 +201,7 @@ def test_a_submission_kicks_a_worker_unless_a_kick_already_waits(
     assert statuses([second]) == [A.APPROVED]  # kicked and screened (in-process in tests)
 
 
-def test_waiting_applications_are_screened_around_one_that_breaks_a_check(hub, project, monkeypatch):
-    call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
-    poison, *good = submitted(call, project, 4)
-    monkeypatch.setattr(screening, "_REGISTRY", dict(screening._REGISTRY))
-
-    @screening.screening_check("fragile", "A check that breaks on one application")
-    def fragile(app):
-        if app.pk == poison.pk:
-            raise ConnectionError("registry down for this one")
-        return True, "fine"
-
+def test_waiting_applications_are_screened_around_one_that_breaks_a_check(poisoned):
+    poison, good = poisoned
     assert screening.screen_waiting() == 3
     assert statuses([poison, *good]) == [A.SUBMITTED, A.APPROVED, A.APPROVED, A.APPROVED]
