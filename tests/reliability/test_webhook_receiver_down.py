@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from gigafactory.events import emit
@@ -58,8 +59,17 @@ class Receiver:
 
 
 def _attempts(n):
-    """Every delivery has been attempted ``n`` times."""
-    return lambda: set(Delivery.objects.values_list("attempt_count", flat=True)) == {n}
+    """Every delivery has been attempted ``n`` times, and each attempt is recorded.
+
+    An attempt is claimed (``attempt_count`` goes up) before the POST and recorded after it, so
+    the count alone can run ahead of the attempts' rows.
+    """
+
+    def done():
+        rows = Delivery.objects.annotate(recorded=Count("attempts")).values_list("attempt_count", "recorded")
+        return set(rows) == {(n, n)}
+
+    return done
 
 
 def _beat_tick():
