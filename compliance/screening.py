@@ -35,11 +35,6 @@ def _no_prohibited_systems(applications):
     return [_no_prohibited(systems) for systems in _linked_many(applications)]
 
 
-def no_prohibited_system(application):
-    """The ``ai_act_prohibited`` check for one application."""
-    return _no_prohibited(_linked(application))
-
-
 def _no_prohibited(systems):
     prohibited = [s for s in systems if s.risk_class == RiskClass.PROHIBITED]
     if prohibited:

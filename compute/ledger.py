@@ -76,10 +76,6 @@ def provider_account(provider) -> Account:
 # --- Posting --------------------------------------------------------------------------------
 
 
-def existing(idempotency_key: str) -> Transaction | None:
-    return Transaction.objects.filter(idempotency_key=idempotency_key).first()
-
-
 @dataclass(frozen=True)
 class Movement:
     """One transaction to post: its entries (``postings``) must sum to zero."""
@@ -124,10 +120,10 @@ def post_many(movements: list[Movement]) -> list[tuple[Transaction, bool]]:
         for t in Transaction.objects.filter(idempotency_key__in={m.idempotency_key for m in movements})
     }
     running = {pk: locked[pk].balance for pk in ids}
-    plan, entries = [], []
+    plan, entries = [], []  # plan: (transaction, created) for each movement, in order
     for m in movements:
-        if m.idempotency_key in found:
-            plan.append(found[m.idempotency_key])
+        if m.idempotency_key in found:  # posted before, or earlier in this list
+            plan.append((found[m.idempotency_key], False))
             continue
         change: dict[int, int] = {}
         for p in m.postings:
@@ -138,14 +134,13 @@ def post_many(movements: list[Movement]) -> list[tuple[Transaction, bool]]:
                 raise InsufficientFunds(account, -delta, running[pk])
         txn = Transaction(kind=m.kind, idempotency_key=m.idempotency_key, memo=m.memo[:300], created_by=m.created_by)
         found[m.idempotency_key] = txn
-        plan.append(txn)
+        plan.append((txn, True))
         for p in m.postings:
             running[p.account.pk] += p.amount
             entries.append(
                 Entry(transaction=txn, account_id=p.account.pk, amount=p.amount, balance_after=running[p.account.pk])
             )
-    new = list({id(txn): txn for txn in plan if txn.pk is None}.values())  # a key repeated in the list: once
-    Transaction.objects.bulk_create(new)
+    Transaction.objects.bulk_create([txn for txn, created in plan if created])
     for entry in entries:
         entry.transaction_id = entry.transaction.pk
     Entry.objects.bulk_create(entries)
@@ -159,13 +154,7 @@ def post_many(movements: list[Movement]) -> list[tuple[Transaction, bool]]:
     for m in movements:
         for p in m.postings:
             p.account.balance = running[p.account.pk]
-    created = {id(txn) for txn in new}
-    seen = set()
-    results = []
-    for txn in plan:
-        results.append((txn, id(txn) in created and id(txn) not in seen))
-        seen.add(id(txn))
-    return results
+    return plan
 
 
 def transfer(*, kind, idempotency_key, source: Account, target: Account, amount: int, memo="", created_by=None):

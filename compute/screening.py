@@ -176,11 +176,6 @@ def organisations_of(applications) -> dict[int, object]:
     return {a.pk: found[a.pk] if a.pk in found else by_user.get(a.applicant_id) for a in applications}
 
 
-def organisation_of(application):
-    """The organisation that applies: the project's, else the applicant's (from the profile)."""
-    return organisations_of([application])[application.pk]
-
-
 @screening_check("organisation_allowed", "Organisation kind allowed by the call", many=True)
 def organisation_allowed(applications):
     restricted = [a for a in applications if a.call.allowed_org_kinds]

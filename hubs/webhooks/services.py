@@ -341,11 +341,6 @@ def endpoints_for_events(events: list[Event]) -> dict[str, list[Endpoint]]:
     }
 
 
-def endpoints_for_event(event: Event) -> list[Endpoint]:
-    """Active endpoints that want ``event``: those of its hub, and network-scoped ones for public news."""
-    return endpoints_for_events([event])[event.id]
-
-
 def deliveries_create_for_events(events: list[Event]) -> None:
     """One pending delivery per event and matching endpoint; running it again adds nothing."""
     from .tasks import attempt_delivery
