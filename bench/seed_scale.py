@@ -430,6 +430,13 @@ def check(cursor) -> list[str]:
         )
         if (n := cursor.fetchone()[0]) != 0:
             problems.append(f"{n} rows of {child}.{column} point to no {parent}")
+    # What the composite key usage_resource_of_provider holds to (migration compute 0010).
+    cursor.execute(
+        "SELECT COUNT(*) FROM compute_usagerecord u JOIN compute_computeresource r ON r.id = u.resource_id"
+        " WHERE r.provider_id <> u.provider_id"
+    )
+    if (n := cursor.fetchone()[0]) != 0:
+        problems.append(f"{n} usage records name a provider that is not their resource's")
     cursor.execute(
         """SELECT COUNT(*) FROM compute_call c
              LEFT JOIN compute_calltotals k ON k.call_id = c.id

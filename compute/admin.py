@@ -203,6 +203,15 @@ class ComputeResourceAdminForm(forms.ModelForm):
         provider, hub = data.get("provider"), data.get("hub")
         if provider and hub and provider.hub_id != hub.pk:
             self.add_error("hub", f"{provider} belongs to {provider.hub}: a resource is at its provider's hub.")
+        moved = self.instance.pk and provider and provider.pk != self.instance.provider_id
+        if moved and self.instance.usage_records.exists():
+            # Each usage record names the provider that reported it, which must stay the
+            # resource's provider (the database holds them to it).
+            self.add_error(
+                "provider",
+                f"{self.instance.name} has usage reported by {self.instance.provider}, so it stays with them. "
+                "Add a new resource for the other provider instead.",
+            )
         return data
 
 

@@ -443,6 +443,42 @@ def test_resource_must_be_at_its_providers_hub(staff_client, hub, other_hub):
     assert "hub" in response.context["adminform"].form.errors
 
 
+def test_a_resource_with_usage_stays_with_its_provider(staff_client, hub):
+    from compute.usage import usage_ingest
+
+    from .usage_factories import record, usage_setup
+
+    provider, resource, _call, allocation = usage_setup(hub=hub)
+    other = ComputeProvider.objects.create(hub=hub, name="CINES")
+    idle = ComputeResource.objects.create(
+        provider=provider, hub=hub, name="Idle partition", gpu_model="NVIDIA A100", rate_millicredits=600
+    )
+    usage_ingest(provider=provider, records=[record(resource, allocation, "job-1")], acting_label="test")
+
+    def move(r):
+        data = {
+            "provider": other.pk,
+            "hub": hub.pk,
+            "name": r.name,
+            "gpu_model": r.gpu_model,
+            "rate_millicredits": r.rate_millicredits,
+            "monthly_capacity_gpu_hours": "0",
+            "active": "on",
+        }
+        return staff_client.post(f"/admin/compute/computeresource/{r.pk}/change/", data)
+
+    response = move(resource)
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["provider"]
+    assert error.startswith(f"{resource.name} has usage reported by {provider}, so it stays with them.")
+    resource.refresh_from_db()
+    assert resource.provider == provider
+
+    assert move(idle).status_code == 302  # no usage yet: it may move
+    idle.refresh_from_db()
+    assert idle.provider == other
+
+
 def test_project_admin_lists_members(staff_client, two_hubs):
     allocation = two_hubs["lyon"]["allocation"]
     project = Project.objects.get(pk=allocation.project_id)

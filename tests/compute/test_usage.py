@@ -8,7 +8,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from compute import ledger
-from compute.models import Account, AccountKind, AllocationStatus, Entry, Transaction, TransactionKind, UsageRecord
+from compute.models import (
+    Account,
+    AccountKind,
+    AllocationStatus,
+    ComputeResource,
+    Entry,
+    Transaction,
+    TransactionKind,
+    UsageRecord,
+)
 from compute.usage import (
     MAX_RECORDS,
     UsageRejected,
@@ -198,6 +207,32 @@ def test_a_batch_mixing_old_and_new_records_charges_only_the_new_ones():
     assert_ledger_consistent()
 
 
+def test_a_known_job_after_new_ones_leaves_nothing_of_the_first_attempt():
+    """The batch is first written as if every job were new; the known job, last, fails that
+    attempt only after the new jobs' transaction, entries and call totals were written. None of
+    it may survive beside the second, correct attempt."""
+    provider, resource, call, allocation = usage_setup(granted=100_000)
+    ingest(provider, [record(resource, allocation, "old-1")])
+    transactions = Transaction.objects.count()
+
+    result = ingest(
+        provider,
+        [
+            record(resource, allocation, "new-1", gpu_seconds=1800),
+            record(resource, allocation, "new-2", gpu_seconds=1800),
+            record(resource, allocation, "old-1", gpu_seconds=1800),
+        ],
+    )
+
+    assert (result.created, result.duplicates, result.millicredits) == (2, 1, 1000)
+    assert allocation_balance(allocation) == 100_000 - 1000 - 1000  # old-1 (an hour), then the new jobs
+    assert Transaction.objects.count() == transactions + 1
+    assert set(UsageRecord.objects.values_list("external_id", flat=True)) == {"old-1", "new-1", "new-2"}
+    call.totals.refresh_from_db()
+    assert call.totals.used_millicredits == 2000
+    assert_ledger_consistent()
+
+
 def test_the_same_job_id_from_another_provider_is_a_different_record():
     provider, resource, call, allocation = usage_setup()
     other = make_provider(hub=provider.hub)
@@ -209,6 +244,34 @@ def test_the_same_job_id_from_another_provider_is_a_different_record():
 
     assert result.created == 1
     assert UsageRecord.objects.filter(external_id="4242").count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the composite key is PostgreSQL's (migration 0010)")
+def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider():
+    provider, resource, _call, allocation = usage_setup()
+    other = make_provider(hub=provider.hub)
+    other_resource = make_resource(provider=other)
+    ingest(provider, [record(resource, allocation, "job-1")])
+    job = UsageRecord.objects.get(external_id="job-1")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check now, not at a commit the test never makes
+
+    def update(queryset, **change):
+        with transaction.atomic():
+            queryset.update(**change)
+
+    records = UsageRecord.objects.filter(pk=job.pk)
+    for change in (
+        {"resource": other_resource},  # a resource of another provider
+        {"provider": other},  # a provider that is not the resource's
+        {"resource_id": 10**9},  # no such resource
+    ):
+        with pytest.raises(IntegrityError, match="usage_resource_of_provider"):
+            update(records, **change)
+    update(records, provider=other, resource=other_resource)  # a matching pair
+    with pytest.raises(IntegrityError, match="usage_resource_of_provider"):
+        update(ComputeResource.objects.filter(pk=other_resource.pk), provider=provider)  # moving it away
 
 
 # --- Validation -----------------------------------------------------------------------------
