@@ -365,8 +365,8 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
         charged = None
         if connection.vendor == "postgresql":
             # Almost every batch is all new jobs, so write it as if it were, in a savepoint,
-            # rather than first look up 10,000 job ids (a sixth of the request's database
-            # time). A job id this provider reported before trips ``usage_once_per_provider_job``
+            # rather than first look up 10,000 job ids (33 ms of the 480 ms a batch took
+            # in-process). A job id this provider reported before trips ``usage_once_per_provider_job``
             # (or, as the first job of an allocation, the idempotency key of its transaction);
             # then the savepoint is rolled back and the batch written again without them.
             try:

@@ -329,6 +329,9 @@ def _allocation_of_a_call_without_the_resource(provider, resource, call, allocat
         ({"resource": 999_999}, "resource", "Not one of this provider's resources."),
         (_other_providers_resource, "resource", "Not one of this provider's resources."),
         ({"resource": "h100"}, "resource", "Give the id of one of your resources."),
+        ({"resource": 2**63}, "resource", "Give the id of one of your resources."),  # past bigint
+        ({"allocation": "\u00b2"}, "allocation", "Give the id of an allocation."),  # a digit, not ASCII
+        ({"gpu_seconds": "\u0663"}, "gpu_seconds", "Must be a whole number of GPU-seconds."),  # Arabic 3
         ({"allocation": 999_999}, "allocation", "No such allocation."),
         (_expired_allocation, "allocation", "The allocation is expired."),
         (_allocation_of_a_call_without_the_resource, "allocation", "does not include the resource"),
