@@ -382,3 +382,22 @@ def test_with_a_mail_queue_every_email_task_and_no_other_is_routed_to_it():
     assert {n for n in names if "email" in n or n.endswith(("_digests", "_reminders"))} == mailed
     assert "hubs.tasks.send_notification_emails" in mailed
     assert not any(fnmatchcase("compute.tasks.screen_submitted", p) for p in settings.MAIL_TASKS)
+
+
+def test_gunicorn_workers_freeze_what_they_loaded():
+    """gunicorn reads gunicorn.conf.py from the project root; its worker hook moves the loaded
+    app (views included) out of the garbage collector's way (docs/benchmarks.md, ingest)."""
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import gc, runpy, sys, django; django.setup(); "
+        "hooks = runpy.run_path('gunicorn.conf.py'); before = gc.get_freeze_count(); "
+        "views_before = 'compute.workflow_api' in sys.modules; hooks['post_worker_init'](None); "
+        "print(before, gc.get_freeze_count(), views_before, 'compute.workflow_api' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gigafactory.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == "0"
+    assert int(out[1]) > 50_000  # Django, DRF and the portal's modules: some 200,000 objects
+    assert out[2:] == ["False", "True"]  # the hook imported the URLconf (and the views) before freezing
