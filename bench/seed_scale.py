@@ -147,7 +147,18 @@ def catalogue():
 
 def drop_secondary_indexes(cursor, tables) -> list[str]:
     """Drop the unique constraints and indexes (not the primary keys) of ``tables``; returns the
-    statements that create them again."""
+    statements that create them again. Foreign keys that reference one of those unique
+    constraints (``usage_charged_by_transaction``) go first and come back last, checked again
+    against every row."""
+    cursor.execute(
+        """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+            WHERE c.contype = 'f' AND c.conindid IN (
+                  SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary)""",
+        [tables],
+    )
+    keys = cursor.fetchall()
+    for table, name, _definition in keys:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     again = []
     for table in tables:
         cursor.execute(
@@ -167,7 +178,7 @@ def drop_secondary_indexes(cursor, tables) -> list[str]:
         for name, definition in cursor.fetchall():
             cursor.execute(f'DROP INDEX "{name}"')
             again.append(definition)
-    return again
+    return again + [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys]
 
 
 def arr(values) -> str:
@@ -333,8 +344,8 @@ def bulk(cat: dict, n: dict, progress: Progress, cursor) -> None:
           CROSS JOIN generate_series(1, {K}) k"""
     run(
         f"{R:,} usage transactions",
-        f"""INSERT INTO compute_transaction (id, kind, idempotency_key, memo, created_at)
-            SELECT {tb} + {AL} + r, 'usage', 'usage:' || provider_id || ':job-' || r, 'Job job-' || r,
+        f"""INSERT INTO compute_transaction (id, kind, idempotency_key, memo, allocation_id, created_at)
+            SELECT {tb} + {AL} + r, 'usage', 'usage:' || provider_id || ':job-' || r, 'Job job-' || r, {alb} + a,
                    started_at + gpu_seconds * interval '1 second'
               FROM ({usage}) u""",
     )
@@ -363,7 +374,7 @@ def bulk(cat: dict, n: dict, progress: Progress, cursor) -> None:
     )
     for statement in rebuild:
         cursor.execute(statement)
-    progress.step(f"{len(rebuild)} indexes and unique constraints rebuilt")
+    progress.step(f"{len(rebuild)} indexes and constraints rebuilt")
     run(
         "account balances",
         """UPDATE compute_account a SET balance = s.total
@@ -418,6 +429,7 @@ REFERENCES = [
     ("compute_usagerecord", "resource_id", "compute_computeresource"),
     ("compute_usagerecord", "provider_id", "compute_computeprovider"),
     ("compute_usagerecord", "transaction_id", "compute_transaction"),
+    ("compute_transaction", "allocation_id", "compute_allocation"),
 ]
 
 
@@ -430,13 +442,20 @@ def check(cursor) -> list[str]:
         )
         if (n := cursor.fetchone()[0]) != 0:
             problems.append(f"{n} rows of {child}.{column} point to no {parent}")
-    # What the composite key usage_resource_of_provider holds to (migration compute 0010).
+    # What the composite keys usage_resource_of_provider and usage_charged_by_transaction hold
+    # to (migrations compute 0010 and 0011).
     cursor.execute(
         "SELECT COUNT(*) FROM compute_usagerecord u JOIN compute_computeresource r ON r.id = u.resource_id"
         " WHERE r.provider_id <> u.provider_id"
     )
     if (n := cursor.fetchone()[0]) != 0:
         problems.append(f"{n} usage records name a provider that is not their resource's")
+    cursor.execute(
+        "SELECT COUNT(*) FROM compute_usagerecord u JOIN compute_transaction t ON t.id = u.transaction_id"
+        " WHERE t.allocation_id IS DISTINCT FROM u.allocation_id"
+    )
+    if (n := cursor.fetchone()[0]) != 0:
+        problems.append(f"{n} usage records were charged by a transaction of another allocation")
     cursor.execute(
         """SELECT COUNT(*) FROM compute_call c
              LEFT JOIN compute_calltotals k ON k.call_id = c.id

@@ -860,7 +860,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, HubScopedAdmin):
     search_fields = ["=idempotency_key", "memo"]
     list_select_related = ["created_by"]
     show_full_result_count = False
-    fields = ["kind", "idempotency_key", "memo", "created_by", "created_at"]
+    fields = ["kind", "idempotency_key", "memo", "allocation", "created_by", "created_at"]
     readonly_fields = fields
     inlines = [EntryInline]
 

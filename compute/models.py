@@ -504,6 +504,12 @@ class Transaction(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The allocation a usage transaction charged (a batch charges one transaction per
+    # allocation); empty for the other kinds. Its usage records must name the same allocation:
+    # see UsageRecord.
+    allocation = models.ForeignKey(
+        Allocation, null=True, blank=True, on_delete=models.PROTECT, related_name="usage_transactions"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -511,6 +517,8 @@ class Transaction(models.Model):
         constraints = [
             models.CheckConstraint(name="transaction_kind_known", condition=Q(kind__in=TransactionKind.values)),
             models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique"),
+            # What a usage record's (transaction, allocation) pair refers to.
+            models.UniqueConstraint(fields=["id", "allocation"], name="transaction_allocation_pair_unique"),
         ]
 
     def __str__(self):
@@ -540,20 +548,28 @@ class UsageRecord(models.Model):
     # ``usage_allocation_time_idx``, which lead with them: an index of their own each would only
     # slow down the bulk ingest.
     #
-    # ``provider`` and ``resource`` are held by one composite foreign key on PostgreSQL,
-    # ``usage_resource_of_provider``: (provider_id, resource_id) references the resource's
-    # (provider_id, id) (migration 0010). It makes sure the resource exists, as a foreign key of
-    # its own would, and that the record's provider is the resource's provider, which two
-    # separate keys left unchecked; and it costs one check per record instead of two, 30 ms of
-    # a usage batch of 10,000 (bench/run.py). Django knows it only through that migration,
-    # hence ``db_constraint=False`` here; SQLite, the embedded demo, goes without.
+    # Two composite foreign keys on PostgreSQL hold the four references (migrations 0010, 0011):
+    #
+    # - ``usage_resource_of_provider``: (provider_id, resource_id) references the resource's
+    #   (provider_id, id): the resource exists, and the record's provider is the resource's;
+    # - ``usage_charged_by_transaction``: (transaction_id, allocation_id) references the
+    #   transaction's (id, allocation_id): the transaction exists and charged this record's
+    #   allocation (which the transaction's own key makes sure exists).
+    #
+    # Four single-column keys checked less (a provider and a resource that did not belong
+    # together, a transaction of another allocation) at twice the cost: each key is one check
+    # per record at commit, about 30 ms of a batch of 10,000 (docs/benchmarks.md). Django knows
+    # the pairs only through those migrations, hence ``db_constraint=False`` on the four fields;
+    # SQLite, the embedded demo, goes without them.
     provider = models.ForeignKey(
         ComputeProvider, on_delete=models.PROTECT, related_name="usage_records", db_index=False, db_constraint=False
     )
     resource = models.ForeignKey(
         ComputeResource, on_delete=models.PROTECT, related_name="usage_records", db_constraint=False
     )
-    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="usage_records", db_index=False)
+    allocation = models.ForeignKey(
+        Allocation, on_delete=models.PROTECT, related_name="usage_records", db_index=False, db_constraint=False
+    )
     external_id = models.CharField(max_length=120, help_text="The provider's job id")
     user_label = models.CharField(max_length=120, blank=True, help_text="Who ran the job, as the provider knows them")
     gpu_seconds = models.BigIntegerField(validators=[MinValueValidator(1), MaxValueValidator(10**12)])
@@ -563,7 +579,9 @@ class UsageRecord(models.Model):
     # The ledger transaction that charged it: one per allocation per reported batch (its entries
     # are the batch's total), so a batch of 10,000 jobs on 500 allocations writes 500
     # transactions, not 10,000. Each job's own cost is ``millicredits``.
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="usage_records")
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="usage_records", db_constraint=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

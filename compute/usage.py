@@ -467,6 +467,7 @@ def _charge(provider, rows: list[_Row], resources: dict[int, ComputeResource], a
         # written before a batch shared one transaction per allocation.
         batch.keys.append(f"usage-batch:{provider.pk}:{allocation_id}:{first.external_id}")
         batch.memos.append(_usage_memo(jobs, resources)[:300])
+        batch.allocations.append(allocation_id)
         batch.usage.extend((row, cost, n) for row, cost in jobs)
         charged.millicredits += total
         charged.overage_millicredits += rest
@@ -495,6 +496,7 @@ class _Batch:
 
     keys: list[str] = field(default_factory=list)
     memos: list[str] = field(default_factory=list)
+    allocations: list[int] = field(default_factory=list)  # the allocation each transaction charges
     entry_txn: list[int] = field(default_factory=list)
     entry_account: list[int] = field(default_factory=list)
     entry_amount: list[int] = field(default_factory=list)
@@ -528,8 +530,8 @@ def _save_balances(balances: dict[int, int]) -> None:
 def _write_orm(provider, batch: _Batch) -> None:
     txns = Transaction.objects.bulk_create(
         [
-            Transaction(kind=TransactionKind.USAGE, idempotency_key=k, memo=m)
-            for k, m in zip(batch.keys, batch.memos, strict=True)
+            Transaction(kind=TransactionKind.USAGE, idempotency_key=k, memo=m, allocation_id=a)
+            for k, m, a in zip(batch.keys, batch.memos, batch.allocations, strict=True)
         ]
     )
     Entry.objects.bulk_create(
@@ -588,11 +590,15 @@ def _write_postgresql(provider, batch: _Batch) -> None:
         )
         txn_ids = [pk for (pk,) in cursor.fetchall()]
         kind = TransactionKind.USAGE.value
-        with cursor.copy("COPY compute_transaction (id, kind, idempotency_key, memo, created_at) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY compute_transaction (id, kind, idempotency_key, memo, allocation_id, created_at) FROM STDIN"
+        ) as copy:
             copy.write(
                 "".join(
-                    f"{pk}\t{kind}\t{_copy_text(key)}\t{_copy_text(memo)}\t{now}\n"
-                    for pk, key, memo in zip(txn_ids, batch.keys, batch.memos, strict=True)
+                    f"{pk}\t{kind}\t{_copy_text(key)}\t{_copy_text(memo)}\t{allocation}\t{now}\n"
+                    for pk, key, memo, allocation in zip(
+                        txn_ids, batch.keys, batch.memos, batch.allocations, strict=True
+                    )
                 )
             )
         with cursor.copy(

@@ -60,6 +60,7 @@ def other_staff_client(client, other_staff):
 
 def usage_record(allocation, resource, millicredits, external_id):
     txn = use(allocation, millicredits, provider=resource.provider)
+    Transaction.objects.filter(pk=txn.pk).update(allocation=allocation)  # as an ingest names it
     return UsageRecord.objects.create(
         provider=resource.provider,
         resource=resource,

@@ -15,6 +15,7 @@ from compute import screening, services
 from compute.models import MILLI, Allocation, Application, AppStatus, ScreeningResult, Track
 from gigafactory.models import AuditEvent
 from tests.compliance.factories import AISystemFactory
+from tests.services import require
 
 from .factories import ApplicationFactory, CallFactory, ProjectFactory, budget_left, set_status
 
@@ -157,6 +158,7 @@ def test_a_check_that_fails_on_one_application_holds_up_only_that_one(poisoned):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_application_another_run_holds_is_left_to_that_run(hub, member):
+    require(connection.vendor == "postgresql", "PostgreSQL (row locks with SKIP LOCKED)")
     project = ProjectFactory(hub=hub, pi=member)
     call = CallFactory(hub=hub, track=Track.FAST_LANE, funded=10 * REQUEST)
     held, *free = submitted(call, project, 3)

@@ -142,6 +142,7 @@ def test_a_batch_on_several_allocations_charges_each_with_its_own_transaction():
         records = UsageRecord.objects.filter(allocation=allocation)
         assert set(records.values_list("external_id", flat=True)) == jobs
         (txn_id,) = set(records.values_list("transaction", flat=True))
+        assert Transaction.objects.get(pk=txn_id).allocation == allocation  # the transaction names it
         entries = Entry.objects.filter(transaction_id=txn_id)
         assert entries.filter(amount__gt=0).get().amount == total  # the provider's credit
         assert records.aggregate(total=Sum("millicredits"))["total"] == total
@@ -246,8 +247,8 @@ def test_the_same_job_id_from_another_provider_is_a_different_record():
     assert UsageRecord.objects.filter(external_id="4242").count() == 2
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the composite key is PostgreSQL's (migration 0010)")
 def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider():
+    require(connection.vendor == "postgresql", "PostgreSQL (the composite key of migration 0010)")
     provider, resource, _call, allocation = usage_setup()
     other = make_provider(hub=provider.hub)
     other_resource = make_resource(provider=other)
@@ -272,6 +273,34 @@ def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider(
     update(records, provider=other, resource=other_resource)  # a matching pair
     with pytest.raises(IntegrityError, match="usage_resource_of_provider"):
         update(ComputeResource.objects.filter(pk=other_resource.pk), provider=provider)  # moving it away
+
+
+def test_the_database_holds_a_record_to_a_transaction_of_its_allocation():
+    require(connection.vendor == "postgresql", "PostgreSQL (the composite key of migration 0011)")
+    provider, resource, call, allocation = usage_setup()
+    other = make_allocation(call=call, granted=1000)
+    ingest(provider, [record(resource, allocation, "job-1"), record(resource, other, "job-2")])
+    job = UsageRecord.objects.get(external_id="job-1")
+    others_transaction = UsageRecord.objects.get(external_id="job-2").transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check now, not at a commit the test never makes
+
+    def update(queryset, **change):
+        with transaction.atomic():
+            queryset.update(**change)
+
+    records = UsageRecord.objects.filter(pk=job.pk)
+    for change in (
+        {"allocation": other},  # charged by a transaction of the first allocation
+        {"transaction": others_transaction},  # a transaction of another allocation
+        {"transaction_id": 10**9},  # no such transaction
+    ):
+        with pytest.raises(IntegrityError, match="usage_charged_by_transaction"):
+            update(records, **change)
+    with pytest.raises(IntegrityError, match="usage_charged_by_transaction"):
+        update(Transaction.objects.filter(pk=job.transaction_id), allocation=other)  # the transaction moving away
+    update(records, allocation=other, transaction=others_transaction)  # a matching pair
 
 
 # --- Validation -----------------------------------------------------------------------------
