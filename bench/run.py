@@ -541,6 +541,18 @@ def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
 
 
+def _load_remark(before: str) -> str:
+    """Whether other work was running: the 1-minute load before the run, on this many cores.
+    The load after includes the benchmark's own gunicorn and Celery workers."""
+    cores = os.cpu_count() or 1
+    if float(before.split(" / ")[0]) < cores / 2:
+        return "The machine was quiet before the run; the load after is the benchmark's own servers and workers."
+    return (
+        f"Above {cores / 2:.1f} on this {cores}-core machine before the run, other work was running and the "
+        "latencies are inflated."
+    )
+
+
 def targets(rows, extra) -> list[list[str]]:
     """Each target of the issues against this run's figures (met or missed, computed here)."""
 
@@ -715,8 +727,8 @@ def write_docs(text, goals, shape, args, loads):
         "- Measure: `python bench/run.py --write-docs`\n"
         "- Against ColdFront: `python bench/compare_coldfront.py --write-docs`\n"
         "- All three: `make bench`\n\n"
-        f"This run: `{command}`. Load average of the machine before the run: {loads[0]}; after: {loads[1]} "
-        "(above 1.0 on this 2-core machine, other work was running and the latencies are inflated).\n\n"
+        f"This run: `{command}`. Load average of the machine before the run: {loads[0]}; after: {loads[1]}. "
+        f"{_load_remark(loads[0])}\n\n"
         f"Data: {shape}.\n\n"
         "How to read the table: *Queries* is the number of SQL statements of one warm request. *Baseline* is a "
         "bare Django view (`bench/urls.py`) that runs the same SQL statements as the page, verbatim, and returns "
