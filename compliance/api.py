@@ -518,15 +518,24 @@ class AISystemUpdateSerializer(AISystemWriteSerializer):
         fields = [f for f in SYSTEM_FORM_FIELDS if f != "hub"]
 
 
+MAX_ID = 2**63 - 1  # the database's integer range: SQLite cannot bind a larger one
+
+
 class LinksSerializer(serializers.Serializer):
     projects = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="Compute project ids (replaces the list)"
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        help_text="Compute project ids (replaces the list)",
     )
     applications = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="Credit application ids (replaces the list)"
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        help_text="Credit application ids (replaces the list)",
     )
     pilots = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="Ids of pilots of the system's hub (replaces)"
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        help_text="Ids of pilots of the system's hub (replaces)",
     )
 
 

@@ -191,10 +191,21 @@ class UtcIsoDateTimeField(IsoDateTimeField):
             raise forms.ValidationError("This date-time is out of range.", code="overflow") from None
 
 
+class IdNumberField(forms.DecimalField):
+    """A number filter (all of the API's are ids) held to the database's integer range: SQLite
+    cannot even bind a larger one (``?resource=9.3e18`` was a 500 there)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("min_value", -(2**63))
+        super().__init__(**kwargs)
+
+
 # Filter type -> (form field, widget): stricter readings of what django-filter lets through.
 STRICT_FILTER_FIELDS = (
     (django_filters.BooleanFilter, StrictBooleanField, forms.TextInput),
     (django_filters.IsoDateTimeFilter, UtcIsoDateTimeField, None),
+    (django_filters.NumberFilter, IdNumberField, None),
 )
 
 

@@ -296,6 +296,9 @@ def test_linking_projects_and_pilots_checks_team_and_hub(owner_api, system, memb
     }
     refused = owner_api.patch(url, {"pilots": [pilot.pk, foreign_pilot.pk, 999_999]}, format="json")
     assert refused.json() == {"pilots": [f"No pilot of this hub you can link has the id {foreign_pilot.pk}, 999999."]}
+    refused = owner_api.patch(url, {"applications": [2**63]}, format="json")  # SQLite could not bind it (a 500)
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["applications"]
     assert list(system.projects.all()) == [mine]
     assert list(system.pilots.all()) == [pilot]
     # Lists left out stay; an empty list unlinks.

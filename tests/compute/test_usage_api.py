@@ -281,6 +281,9 @@ def test_list_filters(client, provider, resource, allocation, read_key):
     assert external_ids(get(client, read_key, allocation=allocation.pk, resource=resource.pk)) == ["late", "early"]
     assert external_ids(get(client, read_key, resource=other_resource.pk)) == []
     assert get(client, read_key, started_after="yesterday").status_code == 400
+    past_bigint = get(client, read_key, resource="9.3e18")  # SQLite could not even bind it (a 500)
+    assert past_bigint.status_code == 400
+    assert list(past_bigint.json()) == ["resource"]
 
 
 def test_a_statement_line_leads_to_the_jobs_it_charged(client, member, provider, resource, allocation, read_key):
