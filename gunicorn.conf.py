@@ -11,7 +11,9 @@ def post_worker_init(worker):
     records, whose decoding and checks allocate some 100,000 objects, set off enough
     collections to cost 50 ms of a 550 ms request (bench/run.py). New objects are still
     collected as before."""
-    from django.urls import get_resolver
+    from importlib import import_module
 
-    get_resolver().url_patterns  # import every view now, so that they are frozen too
+    from django.conf import settings
+
+    import_module(settings.ROOT_URLCONF)  # the URLconf and, through its includes, every view
     gc.freeze()
