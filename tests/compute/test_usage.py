@@ -247,6 +247,17 @@ def test_the_same_job_id_from_another_provider_is_a_different_record():
     assert UsageRecord.objects.filter(external_id="4242").count() == 2
 
 
+def check_constraints_now():
+    """Deferred keys are checked at commit, which a test never reaches: check each statement."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def update_in_savepoint(queryset, **change):
+    with transaction.atomic():
+        queryset.update(**change)
+
+
 def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider():
     require(connection.vendor == "postgresql", "PostgreSQL (the composite key of migration 0010)")
     provider, resource, _call, allocation = usage_setup()
@@ -255,12 +266,7 @@ def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider(
     ingest(provider, [record(resource, allocation, "job-1")])
     job = UsageRecord.objects.get(external_id="job-1")
 
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check now, not at a commit the test never makes
-
-    def update(queryset, **change):
-        with transaction.atomic():
-            queryset.update(**change)
+    check_constraints_now()
 
     records = UsageRecord.objects.filter(pk=job.pk)
     for change in (
@@ -269,10 +275,10 @@ def test_the_database_holds_a_record_to_its_resource_and_the_resources_provider(
         {"resource_id": 10**9},  # no such resource
     ):
         with pytest.raises(IntegrityError, match="usage_resource_of_provider"):
-            update(records, **change)
-    update(records, provider=other, resource=other_resource)  # a matching pair
+            update_in_savepoint(records, **change)
+    update_in_savepoint(records, provider=other, resource=other_resource)  # a matching pair
     with pytest.raises(IntegrityError, match="usage_resource_of_provider"):
-        update(ComputeResource.objects.filter(pk=other_resource.pk), provider=provider)  # moving it away
+        update_in_savepoint(ComputeResource.objects.filter(pk=other_resource.pk), provider=provider)  # moving away
 
 
 def test_the_database_holds_a_record_to_a_transaction_of_its_allocation():
@@ -283,12 +289,7 @@ def test_the_database_holds_a_record_to_a_transaction_of_its_allocation():
     job = UsageRecord.objects.get(external_id="job-1")
     others_transaction = UsageRecord.objects.get(external_id="job-2").transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check now, not at a commit the test never makes
-
-    def update(queryset, **change):
-        with transaction.atomic():
-            queryset.update(**change)
+    check_constraints_now()
 
     records = UsageRecord.objects.filter(pk=job.pk)
     for change in (
@@ -297,10 +298,10 @@ def test_the_database_holds_a_record_to_a_transaction_of_its_allocation():
         {"transaction_id": 10**9},  # no such transaction
     ):
         with pytest.raises(IntegrityError, match="usage_charged_by_transaction"):
-            update(records, **change)
+            update_in_savepoint(records, **change)
     with pytest.raises(IntegrityError, match="usage_charged_by_transaction"):
-        update(Transaction.objects.filter(pk=job.transaction_id), allocation=other)  # the transaction moving away
-    update(records, allocation=other, transaction=others_transaction)  # a matching pair
+        update_in_savepoint(Transaction.objects.filter(pk=job.transaction_id), allocation=other)  # moving away
+    update_in_savepoint(records, allocation=other, transaction=others_transaction)  # a matching pair
 
 
 # --- Validation -----------------------------------------------------------------------------
