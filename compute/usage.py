@@ -261,11 +261,21 @@ def _check_references(provider, rows: list[_Row]):
     return resources, errors
 
 
-def _lock_accounts(provider, allocation_ids) -> tuple[dict[int, int], int, dict[int, int], dict[int, int]]:
+@dataclass(slots=True)
+class _Accounts:
+    """The ledger accounts an ingest has locked: ``locked`` their balances by id, then the
+    provider's account and each allocation's allocation and overage accounts."""
+
+    locked: dict[int, int]
+    provider: int
+    allocation: dict[int, int]
+    overage: dict[int, int]
+
+
+def _lock_accounts(provider, allocation_ids) -> _Accounts:
     """Lock the provider's account and each allocation's allocation and overage accounts (in
-    primary-key order, as every posting does), creating those still missing. Returns the locked
-    balances by account id, the provider account's id, and the two account ids per allocation
-    (ids only: no model instances for thousands of rows)."""
+    primary-key order, as every posting does), creating those still missing (ids and balances
+    only: no model instances for thousands of rows)."""
     provider_pk = ledger.provider_account(provider).pk
     kinds = [AccountKind.ALLOCATION, AccountKind.OVERAGE]
 
@@ -287,11 +297,11 @@ def _lock_accounts(provider, allocation_ids) -> tuple[dict[int, int], int, dict[
         Account.objects.bulk_create(missing, ignore_conflicts=True)
         rows = lock()
     ids = {(allocation_id, kind): pk for pk, allocation_id, kind, _ in rows}
-    return (
-        {pk: balance for pk, _, _, balance in rows},
-        provider_pk,
-        {aid: ids[(aid, AccountKind.ALLOCATION)] for aid in allocation_ids},
-        {aid: ids[(aid, AccountKind.OVERAGE)] for aid in allocation_ids},
+    return _Accounts(
+        locked={pk: balance for pk, _, _, balance in rows},
+        provider=provider_pk,
+        allocation={aid: ids[(aid, AccountKind.ALLOCATION)] for aid in allocation_ids},
+        overage={aid: ids[(aid, AccountKind.OVERAGE)] for aid in allocation_ids},
     )
 
 
@@ -340,7 +350,7 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
 
     allocation_ids = sorted({r.allocation_id for r in rows})
     with transaction.atomic():
-        locked, provider_pk, alloc_accts, over_accts = _lock_accounts(provider, allocation_ids)
+        accounts = _lock_accounts(provider, allocation_ids)
         # Re-read after the lock: an allocation that expired meanwhile takes no more usage
         # (allocation_expire holds the same lock while it returns the balance). The same read
         # gives the threshold notices already sent.
@@ -361,7 +371,6 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
                     if r.allocation_id in closed
                 ]
             )
-        accounts = _Accounts(locked, provider_pk, alloc_accts, over_accts)
         charged = None
         if connection.vendor == "postgresql":
             # Almost every batch is all new jobs, so write it as if it were, in a savepoint,
@@ -401,7 +410,10 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
             balances={
                 (aid, kind): balance[pk]
                 for aid in charged.allocation_ids
-                for kind, pk in ((AccountKind.ALLOCATION, alloc_accts[aid]), (AccountKind.OVERAGE, over_accts[aid]))
+                for kind, pk in (
+                    (AccountKind.ALLOCATION, accounts.allocation[aid]),
+                    (AccountKind.OVERAGE, accounts.overage[aid]),
+                )
             },
         )
     return result
@@ -410,17 +422,6 @@ def usage_ingest(*, provider: ComputeProvider, records: list[dict], acting_label
 # A job id reported again: the record's unique constraint, or the key of the transaction that a
 # batch names after its first job on an allocation.
 REPEAT_CONSTRAINTS = {"usage_once_per_provider_job", "transaction_idempotency_key_unique"}
-
-
-@dataclass(slots=True)
-class _Accounts:
-    """The ledger accounts an ingest has locked: ``locked`` their balances by id, then the
-    provider's account and each allocation's allocation and overage accounts."""
-
-    locked: dict[int, int]
-    provider: int
-    allocation: dict[int, int]
-    overage: dict[int, int]
 
 
 @dataclass(slots=True)
@@ -576,8 +577,8 @@ def _copy_text(value: str) -> str:
 
 def _write_postgresql(provider, batch: _Batch) -> None:
     """The same rows as ``_write_orm``, loaded with COPY: no model instances and no SQL to
-    parse. Each table's rows go as one block of COPY text built here (adapting 40,000 rows one
-    value at a time took longer than the database took to store them). Transaction ids are
+    parse. The rows go as COPY text built here (adapting 40,000 rows one value at a time took
+    longer than the database took to store them). Transaction ids are
     taken from the table's sequence first so the entries and usage records can point at them.
     All entries go in one COPY, one statement, as the balance trigger requires. The records go
     in blocks of ``COPY_CHUNK``, so that PostgreSQL stores one block while the next is built.
